@@ -1,0 +1,9 @@
+//! Loading manifests: files, directories (recursively), and streams; YAML
+//! (multi-document) and JSON; `kind: List` expanded. Every document keeps the
+//! file, document index and line it came from, so every report can point there.
+//!
+//! Rendering (Kustomize, Helm) lives here too as it lands.
+
+mod load;
+
+pub use load::{LoadError, Loader, load_path, load_paths, load_str};

@@ -1,0 +1,1 @@
+//! (in progress) One Finding model and its renderers.
