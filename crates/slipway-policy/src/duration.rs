@@ -191,11 +191,11 @@ impl FromStr for Duration {
         };
         let mut s = orig.as_bytes();
         let mut neg = false;
-        if let Some(&c) = s.first() {
-            if c == b'-' || c == b'+' {
-                neg = c == b'-';
-                s = &s[1..];
-            }
+        if let Some(&c) = s.first()
+            && (c == b'-' || c == b'+')
+        {
+            neg = c == b'-';
+            s = &s[1..];
         }
         if s == b"0" {
             return Ok(Duration(0));
