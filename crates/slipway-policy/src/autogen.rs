@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::model::{MatchResources, Mutation, PolicySpec, ResourceDescription, ResourceFilter, Rule, Validation};
+use crate::model::{
+    MatchResources, Mutation, PolicySpec, ResourceDescription, ResourceFilter, Rule, Validation,
+};
 
 /// Annotation selecting the controllers (`none` disables autogen).
 pub const CONTROLLERS_ANNOTATION: &str = "pod-policies.kyverno.io/autogen-controllers";
@@ -78,7 +80,9 @@ fn contains_kind(kinds: &[String], kind: &str) -> bool {
 }
 
 fn filters(m: &MatchResources) -> impl Iterator<Item = &ResourceFilter> {
-    std::iter::once(&m.legacy).chain(m.any.iter()).chain(m.all.iter())
+    std::iter::once(&m.legacy)
+        .chain(m.any.iter())
+        .chain(m.all.iter())
 }
 
 /// Kyverno's `CanAutoGen`: whether every rule allows the expansion and some
@@ -106,10 +110,18 @@ pub fn can_autogen(spec: &PolicySpec) -> bool {
             for filter in filters(block) {
                 let Some(r) = &filter.resources else { continue };
                 let mixed = r.kinds.len() > 1 && contains_kind(&r.kinds, "Pod");
-                if !r.name.is_empty() || !r.names.is_empty() || r.selector.is_some() || r.annotations.is_some() || mixed {
+                if !r.name.is_empty()
+                    || !r.names.is_empty()
+                    || r.selector.is_some()
+                    || r.annotations.is_some()
+                    || mixed
+                {
                     return false;
                 }
-                needed = needed || r.kinds.iter().any(|k| k == "Pod" || POD_CONTROLLERS.contains(&k.as_str()));
+                needed = needed
+                    || r.kinds
+                        .iter()
+                        .any(|k| k == "Pod" || POD_CONTROLLERS.contains(&k.as_str()));
             }
         }
     }
@@ -192,13 +204,20 @@ fn rule_for_controllers(rule: &Rule, controllers: &str) -> Option<Rule> {
     if is_autogen_name(&rule.name) || controllers.is_empty() {
         return None;
     }
-    let match_kinds: Vec<String> = rule.match_.kinds().into_iter().map(str::to_string).collect();
+    let match_kinds: Vec<String> = rule
+        .match_
+        .kinds()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let exclude_kinds: Vec<String> = rule
         .exclude
         .as_ref()
         .map(|e| e.kinds().into_iter().map(str::to_string).collect())
         .unwrap_or_default();
-    if !contains_kind(&match_kinds, "Pod") || (!exclude_kinds.is_empty() && !contains_kind(&exclude_kinds, "Pod")) {
+    if !contains_kind(&match_kinds, "Pod")
+        || (!exclude_kinds.is_empty() && !contains_kind(&exclude_kinds, "Pod"))
+    {
         return None;
     }
     let kinds: String = if controllers == "all" {
@@ -243,9 +262,14 @@ fn cronjob_rule(rule: &Rule, controllers: &str) -> Option<Rule> {
 /// select `Pod`, for the CronJob variant every filter.
 fn rewrite_filters(filters: &mut [ResourceFilter], kinds: &[String], only_pod: bool) {
     for f in filters {
-        let has_pod = f.resources.as_ref().is_some_and(|r| contains_kind(&r.kinds, "Pod"));
+        let has_pod = f
+            .resources
+            .as_ref()
+            .is_some_and(|r| contains_kind(&r.kinds, "Pod"));
         if !only_pod || has_pod {
-            f.resources.get_or_insert_with(ResourceDescription::default).kinds = kinds.to_vec();
+            f.resources
+                .get_or_insert_with(ResourceDescription::default)
+                .kinds = kinds.to_vec();
         }
     }
 }
@@ -254,7 +278,13 @@ fn wrap(tpl_key: &str, value: Value) -> Value {
     json!({ "spec": { tpl_key: value } })
 }
 
-fn generate_rule(name: String, mut rule: Rule, tpl_key: &str, kinds: &[String], only_pod: bool) -> Option<Rule> {
+fn generate_rule(
+    name: String,
+    mut rule: Rule,
+    tpl_key: &str,
+    kinds: &[String],
+    only_pod: bool,
+) -> Option<Rule> {
     rule.name = name;
     if !rule.match_.any.is_empty() {
         rewrite_filters(&mut rule.match_.any, kinds, only_pod);
@@ -293,7 +323,10 @@ fn generate_rule(name: String, mut rule: Rule, tpl_key: &str, kinds: &[String], 
                     list: f.list,
                     context: f.context,
                     preconditions: f.preconditions,
-                    patch_strategic_merge: Some(wrap(tpl_key, f.patch_strategic_merge.unwrap_or(Value::Null))),
+                    patch_strategic_merge: Some(wrap(
+                        tpl_key,
+                        f.patch_strategic_merge.unwrap_or(Value::Null),
+                    )),
                     ..Default::default()
                 })
                 .collect();
@@ -320,7 +353,10 @@ fn generate_rule(name: String, mut rule: Rule, tpl_key: &str, kinds: &[String], 
             return Some(rule);
         }
         if v.deny.is_some() {
-            rule.validate = Some(Validation { deny: v.deny, ..base });
+            rule.validate = Some(Validation {
+                deny: v.deny,
+                ..base
+            });
             return Some(rule);
         }
         if v.pod_security.is_some() {
@@ -361,16 +397,37 @@ fn generate_rule(name: String, mut rule: Rule, tpl_key: &str, kinds: &[String], 
 
 const POD_REPLACEMENTS: [(&str, &str); 4] = [
     ("request.object.spec", "request.object.spec.template.spec"),
-    ("request.oldObject.spec", "request.oldObject.spec.template.spec"),
-    ("request.object.metadata", "request.object.spec.template.metadata"),
-    ("request.oldObject.metadata", "request.oldObject.spec.template.metadata"),
+    (
+        "request.oldObject.spec",
+        "request.oldObject.spec.template.spec",
+    ),
+    (
+        "request.object.metadata",
+        "request.object.spec.template.metadata",
+    ),
+    (
+        "request.oldObject.metadata",
+        "request.oldObject.spec.template.metadata",
+    ),
 ];
 
 const CRONJOB_REPLACEMENTS: [(&str, &str); 4] = [
-    ("request.object.spec", "request.object.spec.jobTemplate.spec.template.spec"),
-    ("request.oldObject.spec", "request.oldObject.spec.jobTemplate.spec.template.spec"),
-    ("request.object.metadata", "request.object.spec.jobTemplate.spec.template.metadata"),
-    ("request.oldObject.metadata", "request.oldObject.spec.jobTemplate.spec.template.metadata"),
+    (
+        "request.object.spec",
+        "request.object.spec.jobTemplate.spec.template.spec",
+    ),
+    (
+        "request.oldObject.spec",
+        "request.oldObject.spec.jobTemplate.spec.template.spec",
+    ),
+    (
+        "request.object.metadata",
+        "request.object.spec.jobTemplate.spec.template.metadata",
+    ),
+    (
+        "request.oldObject.metadata",
+        "request.oldObject.spec.jobTemplate.spec.template.metadata",
+    ),
 ];
 
 /// Kyverno rewrites variables by replacing text in the JSON-serialised rule;
@@ -406,20 +463,36 @@ mod tests {
     fn pod_rule_expands_to_controllers_and_cronjob() {
         let s = spec(POD_PATTERN);
         let rules = compute_rules(&s, &BTreeMap::new());
-        assert_eq!(names(&rules), vec!["check", "autogen-check", "autogen-cronjob-check"]);
+        assert_eq!(
+            names(&rules),
+            vec!["check", "autogen-check", "autogen-cronjob-check"]
+        );
         let ctrl = &rules[1];
         assert_eq!(
             ctrl.match_.any[0].resources.as_ref().unwrap().kinds,
-            vec!["DaemonSet", "Deployment", "Job", "ReplicaSet", "ReplicationController", "StatefulSet"]
+            vec![
+                "DaemonSet",
+                "Deployment",
+                "Job",
+                "ReplicaSet",
+                "ReplicationController",
+                "StatefulSet"
+            ]
         );
         let pattern = ctrl.validate.as_ref().unwrap().pattern.as_ref().unwrap();
-        assert_eq!(pattern["spec"]["template"]["spec"]["containers"][0]["image"], "!*:latest");
+        assert_eq!(
+            pattern["spec"]["template"]["spec"]["containers"][0]["image"],
+            "!*:latest"
+        );
         assert_eq!(
             ctrl.validate.as_ref().unwrap().message.as_deref(),
             Some("{{ request.object.spec.template.metadata.name }}")
         );
         let cron = &rules[2];
-        assert_eq!(cron.match_.any[0].resources.as_ref().unwrap().kinds, vec!["CronJob"]);
+        assert_eq!(
+            cron.match_.any[0].resources.as_ref().unwrap().kinds,
+            vec!["CronJob"]
+        );
         let pattern = cron.validate.as_ref().unwrap().pattern.as_ref().unwrap();
         assert_eq!(
             pattern["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -438,11 +511,17 @@ mod tests {
         ann.insert(CONTROLLERS_ANNOTATION.to_string(), "Deployment".to_string());
         let rules = compute_rules(&s, &ann);
         assert_eq!(names(&rules), vec!["check", "autogen-check"]);
-        assert_eq!(rules[1].match_.any[0].resources.as_ref().unwrap().kinds, vec!["Deployment"]);
+        assert_eq!(
+            rules[1].match_.any[0].resources.as_ref().unwrap().kinds,
+            vec!["Deployment"]
+        );
         ann.insert(CONTROLLERS_ANNOTATION.to_string(), "none".to_string());
         assert_eq!(names(&compute_rules(&s, &ann)), vec!["check"]);
         ann.insert(CONTROLLERS_ANNOTATION.to_string(), "CronJob".to_string());
-        assert_eq!(names(&compute_rules(&s, &ann)), vec!["check", "autogen-cronjob-check"]);
+        assert_eq!(
+            names(&compute_rules(&s, &ann)),
+            vec!["check", "autogen-cronjob-check"]
+        );
     }
 
     #[test]
@@ -476,10 +555,25 @@ mod tests {
             "rules:\n- name: d\n  match:\n    any:\n    - resources:\n        kinds: [Pod]\n  validate:\n    foreach:\n    - list: request.object.spec.containers\n      deny:\n        conditions:\n          any:\n          - key: \"{{ element.name }}\"\n            operator: Equals\n            value: x\n",
         );
         let rules = compute_rules(&s, &BTreeMap::new());
-        let fe = rules[1].validate.as_ref().unwrap().foreach.as_ref().unwrap();
+        let fe = rules[1]
+            .validate
+            .as_ref()
+            .unwrap()
+            .foreach
+            .as_ref()
+            .unwrap();
         assert_eq!(fe[0].list, "request.object.spec.template.spec.containers");
-        let fe = rules[2].validate.as_ref().unwrap().foreach.as_ref().unwrap();
-        assert_eq!(fe[0].list, "request.object.spec.jobTemplate.spec.template.spec.containers");
+        let fe = rules[2]
+            .validate
+            .as_ref()
+            .unwrap()
+            .foreach
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            fe[0].list,
+            "request.object.spec.jobTemplate.spec.template.spec.containers"
+        );
     }
 
     #[test]
@@ -488,7 +582,13 @@ mod tests {
             "rules:\n- name: m\n  match:\n    any:\n    - resources:\n        kinds: [Pod]\n  mutate:\n    patchStrategicMerge:\n      metadata:\n        labels:\n          a: b\n",
         );
         let rules = compute_rules(&s, &BTreeMap::new());
-        let psm = rules[1].mutate.as_ref().unwrap().patch_strategic_merge.as_ref().unwrap();
+        let psm = rules[1]
+            .mutate
+            .as_ref()
+            .unwrap()
+            .patch_strategic_merge
+            .as_ref()
+            .unwrap();
         assert_eq!(psm["spec"]["template"]["metadata"]["labels"]["a"], "b");
     }
 }

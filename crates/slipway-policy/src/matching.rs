@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::engine::{Operation, UserInfo};
-use crate::model::{LabelSelector, MatchResources, ResourceDescription, ResourceFilter, Rule, Subject};
+use crate::model::{
+    LabelSelector, MatchResources, ResourceDescription, ResourceFilter, Rule, Subject,
+};
 use crate::wildcard;
 
 /// What a match is decided on: the object under evaluation and the request
@@ -56,7 +58,12 @@ impl MatchTarget<'_> {
 /// matches objects in its own namespace.
 pub fn rule_matches(rule: &Rule, policy_namespace: Option<&str>, target: &MatchTarget<'_>) -> bool {
     if let Some(ns) = policy_namespace
-        && target.resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("") != ns
+        && target
+            .resource
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            != ns
     {
         return false;
     }
@@ -109,7 +116,8 @@ fn exclude_filter(filter: &ResourceFilter, target: &MatchTarget<'_>) -> bool {
     }
     let empty = ResourceDescription::default();
     let resources = filter.resources.as_ref().unwrap_or(&empty);
-    resources_match(resources, target) && (!filter.has_user_criteria() || user_matches(filter, target))
+    resources_match(resources, target)
+        && (!filter.has_user_criteria() || user_matches(filter, target))
 }
 
 /// Splits `apiVersion` into group and version.
@@ -127,7 +135,9 @@ fn is_version(s: &str) -> bool {
     let Some(rest) = s.strip_prefix('v') else {
         return false;
     };
-    let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     if digits_end == 0 {
         return false;
     }
@@ -168,20 +178,29 @@ pub fn kind_matches(kinds: &[String], api_version: &str, kind: &str, subresource
     let (group, version) = group_version(api_version);
     kinds.iter().any(|k| {
         let (g, v, kk, sub) = parse_kind_selector(k);
-        if !(wildcard::matches(g, group) && wildcard::matches(v, version) && wildcard::matches(kk, kind)) {
+        if !(wildcard::matches(g, group)
+            && wildcard::matches(v, version)
+            && wildcard::matches(kk, kind))
+        {
             return false;
         }
         if sub.is_empty() {
             subresource.is_empty()
         } else {
             wildcard::matches(sub, subresource)
-                || (group.is_empty() && version == "v1" && kind == "Pod" && subresource == "ephemeralcontainers")
+                || (group.is_empty()
+                    && version == "v1"
+                    && kind == "Pod"
+                    && subresource == "ephemeralcontainers")
         }
     }) || (kind == "Pod"
         && subresource == "ephemeralcontainers"
         && kinds.iter().any(|k| {
             let (g, v, kk, sub) = parse_kind_selector(k);
-            sub.is_empty() && wildcard::matches(g, "") && wildcard::matches(v, "v1") && wildcard::matches(kk, "Pod")
+            sub.is_empty()
+                && wildcard::matches(g, "")
+                && wildcard::matches(v, "v1")
+                && wildcard::matches(kk, "Pod")
         }))
 }
 
@@ -192,7 +211,14 @@ fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
 fn resources_match(rd: &ResourceDescription, target: &MatchTarget<'_>) -> bool {
     let res = target.resource;
     let kind = str_at(res, "/kind");
-    if !rd.kinds.is_empty() && !kind_matches(&rd.kinds, str_at(res, "/apiVersion"), kind, target.subresource) {
+    if !rd.kinds.is_empty()
+        && !kind_matches(
+            &rd.kinds,
+            str_at(res, "/apiVersion"),
+            kind,
+            target.subresource,
+        )
+    {
         return false;
     }
     let mut name = str_at(res, "/metadata/name");
@@ -218,11 +244,14 @@ fn resources_match(rd: &ResourceDescription, target: &MatchTarget<'_>) -> bool {
     if let Some(ann) = &rd.annotations
         && !ann.is_empty()
     {
-        let actual = res.pointer("/metadata/annotations").and_then(Value::as_object);
+        let actual = res
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object);
         let ok = ann.iter().all(|(k, v)| {
             actual.is_some_and(|m| {
-                m.iter()
-                    .any(|(ak, av)| wildcard::matches(k, ak) && av.as_str().is_some_and(|s| wildcard::matches(v, s)))
+                m.iter().any(|(ak, av)| {
+                    wildcard::matches(k, ak) && av.as_str().is_some_and(|s| wildcard::matches(v, s))
+                })
             })
         });
         if !ok {
@@ -242,7 +271,12 @@ fn resources_match(rd: &ResourceDescription, target: &MatchTarget<'_>) -> bool {
     {
         return false;
     }
-    if !rd.operations.is_empty() && !rd.operations.iter().any(|o| o.eq_ignore_ascii_case(target.operation.as_str())) {
+    if !rd.operations.is_empty()
+        && !rd
+            .operations
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(target.operation.as_str()))
+    {
         return false;
     }
     true
@@ -256,9 +290,9 @@ pub fn selector_matches(sel: &LabelSelector, labels: Option<&Map<String, Value>>
     if let Some(ml) = &sel.match_labels {
         for (k, v) in ml {
             let ok = if wildcard::contains_wildcard(k) || wildcard::contains_wildcard(v) {
-                labels
-                    .iter()
-                    .any(|(lk, lv)| wildcard::matches(k, lk) && lv.as_str().is_some_and(|s| wildcard::matches(v, s)))
+                labels.iter().any(|(lk, lv)| {
+                    wildcard::matches(k, lk) && lv.as_str().is_some_and(|s| wildcard::matches(v, s))
+                })
             } else {
                 get(k) == Some(v.as_str())
             };
@@ -290,7 +324,12 @@ fn user_matches(filter: &ResourceFilter, target: &MatchTarget<'_>) -> bool {
     if !filter.roles.is_empty() && !user.roles.iter().any(|r| filter.roles.contains(r)) {
         return false;
     }
-    if !filter.cluster_roles.is_empty() && !user.cluster_roles.iter().any(|r| filter.cluster_roles.contains(r)) {
+    if !filter.cluster_roles.is_empty()
+        && !user
+            .cluster_roles
+            .iter()
+            .any(|r| filter.cluster_roles.contains(r))
+    {
         return false;
     }
     if !filter.subjects.is_empty() && !subjects_match(&filter.subjects, &user.user_info) {
@@ -340,7 +379,12 @@ mod tests {
         serde_saphyr::from_str(yaml).unwrap()
     }
 
-    fn target<'a>(res: &'a Value, op: Operation, user: Option<&'a UserInfo>, ns: Option<&'a Map<String, Value>>) -> MatchTarget<'a> {
+    fn target<'a>(
+        res: &'a Value,
+        op: Operation,
+        user: Option<&'a UserInfo>,
+        ns: Option<&'a Map<String, Value>>,
+    ) -> MatchTarget<'a> {
         MatchTarget {
             resource: res,
             operation: op,
@@ -353,7 +397,11 @@ mod tests {
     fn check(rule_yaml: &str, resource: Value, expected: bool) {
         let r = rule(rule_yaml);
         let t = target(&resource, Operation::Create, None, None);
-        assert_eq!(rule_matches(&r, None, &t), expected, "rule:\n{rule_yaml}\nresource: {resource}");
+        assert_eq!(
+            rule_matches(&r, None, &t),
+            expected,
+            "rule:\n{rule_yaml}\nresource: {resource}"
+        );
     }
 
     fn pod(name: &str, ns: &str) -> Value {
@@ -362,27 +410,78 @@ mod tests {
 
     #[test]
     fn kinds_with_group_version_and_wildcards() {
-        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
-        assert!(kind_matches(&["Deployment".into()], "apps/v1", "Deployment", ""));
-        assert!(kind_matches(&["apps/v1/Deployment".into()], "apps/v1", "Deployment", ""));
-        assert!(kind_matches(&["apps/*/Deployment".into()], "apps/v1", "Deployment", ""));
+        let deploy =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
+        assert!(kind_matches(
+            &["Deployment".into()],
+            "apps/v1",
+            "Deployment",
+            ""
+        ));
+        assert!(kind_matches(
+            &["apps/v1/Deployment".into()],
+            "apps/v1",
+            "Deployment",
+            ""
+        ));
+        assert!(kind_matches(
+            &["apps/*/Deployment".into()],
+            "apps/v1",
+            "Deployment",
+            ""
+        ));
         assert!(kind_matches(&["v1/Pod".into()], "v1", "Pod", ""));
-        assert!(!kind_matches(&["v1/Pod".into()], "apps/v1", "Deployment", ""));
+        assert!(!kind_matches(
+            &["v1/Pod".into()],
+            "apps/v1",
+            "Deployment",
+            ""
+        ));
         assert!(kind_matches(&["*".into()], "v1", "Pod", ""));
         assert!(!kind_matches(&["Pod".into()], "v1", "Pod", "status"));
         assert!(kind_matches(&["Pod/status".into()], "v1", "Pod", "status"));
         assert!(kind_matches(&["Pod.status".into()], "v1", "Pod", "status"));
-        assert!(kind_matches(&["Pod".into()], "v1", "Pod", "ephemeralcontainers"));
-        assert!(!kind_matches(&["batch/v1/Job".into()], "apps/v1", "Deployment", ""));
-        check("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [apps/v1/Deployment]\n", deploy, true);
+        assert!(kind_matches(
+            &["Pod".into()],
+            "v1",
+            "Pod",
+            "ephemeralcontainers"
+        ));
+        assert!(!kind_matches(
+            &["batch/v1/Job".into()],
+            "apps/v1",
+            "Deployment",
+            ""
+        ));
+        check(
+            "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [apps/v1/Deployment]\n",
+            deploy,
+            true,
+        );
     }
 
     #[test]
     fn names_namespaces_and_selectors() {
-        check("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      names: [\"we*\"]\n", pod("web", "a"), true);
-        check("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      names: [\"db\"]\n", pod("web", "a"), false);
-        check("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      namespaces: [\"prod-*\"]\n", pod("web", "prod-1"), true);
-        check("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      namespaces: [\"prod-*\"]\n", pod("web", "dev"), false);
+        check(
+            "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      names: [\"we*\"]\n",
+            pod("web", "a"),
+            true,
+        );
+        check(
+            "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      names: [\"db\"]\n",
+            pod("web", "a"),
+            false,
+        );
+        check(
+            "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      namespaces: [\"prod-*\"]\n",
+            pod("web", "prod-1"),
+            true,
+        );
+        check(
+            "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      namespaces: [\"prod-*\"]\n",
+            pod("web", "dev"),
+            false,
+        );
         check(
             "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      selector:\n        matchLabels:\n          app: \"w*\"\n",
             pod("web", "a"),
@@ -398,7 +497,11 @@ mod tests {
     #[test]
     fn namespace_object_matches_on_its_own_name() {
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}});
-        check("name: r\nmatch:\n  resources:\n    kinds: [Namespace]\n    namespaces: [prod]\n", ns, true);
+        check(
+            "name: r\nmatch:\n  resources:\n    kinds: [Namespace]\n    namespaces: [prod]\n",
+            ns,
+            true,
+        );
     }
 
     #[test]
@@ -427,10 +530,20 @@ mod tests {
 
     #[test]
     fn operations() {
-        let r = rule("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      operations: [UPDATE]\n");
+        let r = rule(
+            "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      operations: [UPDATE]\n",
+        );
         let p = pod("web", "a");
-        assert!(!rule_matches(&r, None, &target(&p, Operation::Create, None, None)));
-        assert!(rule_matches(&r, None, &target(&p, Operation::Update, None, None)));
+        assert!(!rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Create, None, None)
+        ));
+        assert!(rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Update, None, None)
+        ));
     }
 
     #[test]
@@ -439,45 +552,83 @@ mod tests {
             "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n    subjects:\n    - kind: User\n      name: alice\nexclude:\n  any:\n  - clusterRoles: [cluster-admin]\n",
         );
         let p = pod("web", "a");
-        assert!(rule_matches(&r, None, &target(&p, Operation::Create, None, None)));
+        assert!(rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Create, None, None)
+        ));
         let bob = UserInfo {
             user_info: json!({"username": "bob"}),
             ..UserInfo::default()
         };
-        assert!(!rule_matches(&r, None, &target(&p, Operation::Create, Some(&bob), None)));
+        assert!(!rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Create, Some(&bob), None)
+        ));
         let alice_admin = UserInfo {
             user_info: json!({"username": "alice"}),
             cluster_roles: vec!["cluster-admin".into()],
             ..UserInfo::default()
         };
-        assert!(!rule_matches(&r, None, &target(&p, Operation::Create, Some(&alice_admin), None)));
+        assert!(!rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Create, Some(&alice_admin), None)
+        ));
         let alice = UserInfo {
             user_info: json!({"username": "alice"}),
             ..UserInfo::default()
         };
-        assert!(rule_matches(&r, None, &target(&p, Operation::Create, Some(&alice), None)));
+        assert!(rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Create, Some(&alice), None)
+        ));
     }
 
     #[test]
     fn namespace_selector_uses_namespace_labels() {
-        let r = rule("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      namespaceSelector:\n        matchLabels:\n          env: prod\n");
+        let r = rule(
+            "name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n      namespaceSelector:\n        matchLabels:\n          env: prod\n",
+        );
         let p = pod("web", "a");
         let mut labels = Map::new();
         labels.insert("env".into(), json!("prod"));
-        assert!(rule_matches(&r, None, &target(&p, Operation::Create, None, Some(&labels))));
-        assert!(!rule_matches(&r, None, &target(&p, Operation::Create, None, None)));
+        assert!(rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Create, None, Some(&labels))
+        ));
+        assert!(!rule_matches(
+            &r,
+            None,
+            &target(&p, Operation::Create, None, None)
+        ));
     }
 
     #[test]
     fn namespaced_policy_only_matches_its_namespace() {
         let r = rule("name: r\nmatch:\n  any:\n  - resources:\n      kinds: [Pod]\n");
         let p = pod("web", "a");
-        assert!(rule_matches(&r, Some("a"), &target(&p, Operation::Create, None, None)));
-        assert!(!rule_matches(&r, Some("b"), &target(&p, Operation::Create, None, None)));
+        assert!(rule_matches(
+            &r,
+            Some("a"),
+            &target(&p, Operation::Create, None, None)
+        ));
+        assert!(!rule_matches(
+            &r,
+            Some("b"),
+            &target(&p, Operation::Create, None, None)
+        ));
     }
 
     #[test]
     fn empty_filter_never_matches() {
-        check("name: r\nmatch:\n  any:\n  - subjects:\n    - kind: User\n      name: x\n", pod("web", "a"), false);
+        check(
+            "name: r\nmatch:\n  any:\n  - subjects:\n    - kind: User\n      name: x\n",
+            pod("web", "a"),
+            false,
+        );
     }
 }

@@ -270,7 +270,10 @@ pub struct ResourceFilter {
 impl ResourceFilter {
     /// Whether the filter sets no criterion.
     pub fn is_empty(&self) -> bool {
-        self.resources.as_ref().is_none_or(ResourceDescription::is_empty) && !self.has_user_criteria()
+        self.resources
+            .as_ref()
+            .is_none_or(ResourceDescription::is_empty)
+            && !self.has_user_criteria()
     }
 
     /// Whether subjects, roles or clusterRoles are set.
@@ -523,7 +526,11 @@ pub struct Mutation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_strategic_merge: Option<Value>,
     /// RFC 6902 patch as YAML/JSON text.
-    #[serde(default, rename = "patchesJson6902", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "patchesJson6902",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub patches_json6902: Option<String>,
     /// Loops.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -553,7 +560,11 @@ pub struct ForEachMutation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_strategic_merge: Option<Value>,
     /// RFC 6902 patch text.
-    #[serde(default, rename = "patchesJson6902", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "patchesJson6902",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub patches_json6902: Option<String>,
     /// Nested loops.
     #[serde(default, skip_serializing_if = "Option::is_none")]

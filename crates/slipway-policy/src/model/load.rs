@@ -1,12 +1,19 @@
 //! Recognising policy documents, deserialising them and checking them the way
 //! Kyverno's policy validation does before the engine ever sees them.
 
+// Errors carry file, policy, rule and path for the user; they happen once per
+// load, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use slipway_model::{Document, SourceLocation};
 
-use super::{ForEachMutation, ForEachValidation, LoadedPolicy, Policy, PolicyError, PolicyKind, PolicySpec, Rule};
+use super::{
+    ForEachMutation, ForEachValidation, LoadedPolicy, Policy, PolicyError, PolicyKind, PolicySpec,
+    Rule,
+};
 
 /// Loads every policy document of `docs`. Documents that are not policies are
 /// ignored. The first policy Kyverno would reject is returned as an error; use
@@ -68,17 +75,18 @@ pub fn load_policy(doc: &Document) -> Option<LoadedPolicy> {
     } else {
         PolicyKind::ClusterPolicy
     };
-    let invalid = |path: String, rule: Option<String>, message: String, hint: &str| LoadedPolicy::Invalid {
-        name: name.clone(),
-        error: Box::new(PolicyError {
-            location: doc.source.clone(),
-            policy: name.clone(),
-            rule,
-            path,
-            message,
-            hint: hint.to_string(),
-        }),
-    };
+    let invalid =
+        |path: String, rule: Option<String>, message: String, hint: &str| LoadedPolicy::Invalid {
+            name: name.clone(),
+            error: Box::new(PolicyError {
+                location: doc.source.clone(),
+                policy: name.clone(),
+                rule,
+                path,
+                message,
+                hint: hint.to_string(),
+            }),
+        };
     let spec_value = obj.get("spec").cloned().unwrap_or(Value::Null);
     if !spec_value.is_object() {
         return Some(invalid(
@@ -219,7 +227,9 @@ impl Checker<'_> {
                 for (key, v) in map {
                     match key.as_str() {
                         "any" | "all" => match v {
-                            Value::Array(items) => self.condition_list(items, &format!("{path}.{key}"))?,
+                            Value::Array(items) => {
+                                self.condition_list(items, &format!("{path}.{key}"))?
+                            }
                             Value::Null => {}
                             _ => {
                                 return Err(self.err(
@@ -263,7 +273,11 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn foreach_validation(&self, loops: &[ForEachValidation], path: &str) -> Result<(), PolicyError> {
+    fn foreach_validation(
+        &self,
+        loops: &[ForEachValidation],
+        path: &str,
+    ) -> Result<(), PolicyError> {
         for (i, l) in loops.iter().enumerate() {
             let p = format!("{path}[{i}]");
             self.expression(&l.list, &format!("{p}.list"))?;
@@ -311,7 +325,10 @@ impl Checker<'_> {
         if let Err(e) = jmespath::compile(inner.trim()) {
             return Err(self.err(
                 path.to_string(),
-                format!("invalid JMESPath expression {inner:?}: {}", first_line(&e.to_string())),
+                format!(
+                    "invalid JMESPath expression {inner:?}: {}",
+                    first_line(&e.to_string())
+                ),
                 "fix the expression syntax (see https://jmespath.org/specification.html)",
             ));
         }
@@ -410,7 +427,8 @@ fn uses_user_variable(expr: &str) -> Option<&'static str> {
             let at = from + pos;
             let before = expr[..at].chars().next_back();
             let after = expr[at + var.len()..].chars().next();
-            let boundary_before = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+            let boundary_before =
+                before.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
             let boundary_after = after.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
             if boundary_before && boundary_after {
                 return Some(var);
@@ -438,7 +456,11 @@ fn find_user_variable(value: &Value, path: &str) -> Option<(String, &'static str
     }
 }
 
-fn check_spec(spec: &PolicySpec, policy: &str, location: &SourceLocation) -> Result<(), PolicyError> {
+fn check_spec(
+    spec: &PolicySpec,
+    policy: &str,
+    location: &SourceLocation,
+) -> Result<(), PolicyError> {
     let mut checker = Checker {
         policy,
         location,
@@ -457,7 +479,11 @@ fn check_spec(spec: &PolicySpec, policy: &str, location: &SourceLocation) -> Res
         checker.rule = Some(rule.name.clone());
         let path = format!("spec.rules[{i}]");
         if rule.name.is_empty() {
-            return Err(checker.err(format!("{path}.name"), "rule has no name".into(), "give every rule a unique name"));
+            return Err(checker.err(
+                format!("{path}.name"),
+                "rule has no name".into(),
+                "give every rule a unique name",
+            ));
         }
         if !names.insert(rule.name.as_str()) {
             return Err(checker.err(
@@ -521,11 +547,25 @@ fn check_spec(spec: &PolicySpec, policy: &str, location: &SourceLocation) -> Res
         let rule_value = serde_json::to_value(rule).unwrap_or(Value::Null);
         checker.variables(&rule_value, &path)?;
         if background {
-            for (field, filters) in [("match", Some(&rule.match_)), ("exclude", rule.exclude.as_ref())] {
+            for (field, filters) in [
+                ("match", Some(&rule.match_)),
+                ("exclude", rule.exclude.as_ref()),
+            ] {
                 let Some(m) = filters else { continue };
-                let mut all: Vec<(String, &super::ResourceFilter)> = vec![(format!("{path}.{field}"), &m.legacy)];
-                all.extend(m.any.iter().enumerate().map(|(j, f)| (format!("{path}.{field}.any[{j}]"), f)));
-                all.extend(m.all.iter().enumerate().map(|(j, f)| (format!("{path}.{field}.all[{j}]"), f)));
+                let mut all: Vec<(String, &super::ResourceFilter)> =
+                    vec![(format!("{path}.{field}"), &m.legacy)];
+                all.extend(
+                    m.any
+                        .iter()
+                        .enumerate()
+                        .map(|(j, f)| (format!("{path}.{field}.any[{j}]"), f)),
+                );
+                all.extend(
+                    m.all
+                        .iter()
+                        .enumerate()
+                        .map(|(j, f)| (format!("{path}.{field}.all[{j}]"), f)),
+                );
                 for (p, f) in all {
                     if f.has_user_criteria() {
                         return Err(checker.err(
@@ -569,7 +609,8 @@ mod tests {
         }
     }
 
-    const HEAD: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n";
+    const HEAD: &str =
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n";
 
     #[test]
     fn loads_a_simple_policy() {
@@ -580,7 +621,10 @@ mod tests {
             Some(LoadedPolicy::Kyverno(p)) => {
                 assert_eq!(p.name, "p");
                 assert_eq!(p.rules.len(), 1);
-                assert_eq!(p.rules[0].match_.any[0].resources.as_ref().unwrap().kinds, vec!["ConfigMap"]);
+                assert_eq!(
+                    p.rules[0].match_.any[0].resources.as_ref().unwrap().kinds,
+                    vec!["ConfigMap"]
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -592,14 +636,19 @@ mod tests {
             "{HEAD}  rules:\n  - name: a\n    match:\n      resources:\n        kinds: [Pod]\n    validate:\n      pattern: {{}}\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny:\n        conditions:\n          any:\n          - key: a\n            operator: Foo\n            value: b\n"
         );
         let e = load_err(&y);
-        assert_eq!(e.path, "spec.rules[1].validate.deny.conditions.any[0].operator");
+        assert_eq!(
+            e.path,
+            "spec.rules[1].validate.deny.conditions.any[0].operator"
+        );
         assert_eq!(e.rule.as_deref(), Some("r"));
         assert!(e.to_string().contains("policy.yaml:1"), "{e}");
     }
 
     #[test]
     fn rule_without_body_is_rejected() {
-        let y = format!("{HEAD}  rules:\n  - name: r\n    match:\n      resources:\n        kinds: [Pod]\n");
+        let y = format!(
+            "{HEAD}  rules:\n  - name: r\n    match:\n      resources:\n        kinds: [Pod]\n"
+        );
         assert!(load_err(&y).message.contains("no validate"));
     }
 
@@ -611,7 +660,10 @@ mod tests {
         let e = load_err(&y);
         assert_eq!(e.path, "spec.rules[0].validate.message");
         let ok = y.replace("spec:\n", "spec:\n  background: false\n");
-        assert!(matches!(load_policy(&doc(&ok)), Some(LoadedPolicy::Kyverno(_))));
+        assert!(matches!(
+            load_policy(&doc(&ok)),
+            Some(LoadedPolicy::Kyverno(_))
+        ));
     }
 
     #[test]
@@ -619,7 +671,10 @@ mod tests {
         let y = format!(
             "{HEAD}  rules:\n  - name: r\n    match:\n      resources:\n        kinds: [Pod]\n    validate:\n      message: \"{{{{ request.object.spec.serviceAccountName }}}}\"\n      deny: {{}}\n"
         );
-        assert!(matches!(load_policy(&doc(&y)), Some(LoadedPolicy::Kyverno(_))));
+        assert!(matches!(
+            load_policy(&doc(&y)),
+            Some(LoadedPolicy::Kyverno(_))
+        ));
     }
 
     #[test]
@@ -633,11 +688,17 @@ mod tests {
     #[test]
     fn cel_kinds_are_unsupported() {
         let y = "apiVersion: policies.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata:\n  name: v\nspec: {}\n";
-        assert!(matches!(load_policy(&doc(y)), Some(LoadedPolicy::Unsupported { .. })));
+        assert!(matches!(
+            load_policy(&doc(y)),
+            Some(LoadedPolicy::Unsupported { .. })
+        ));
         let y = format!(
             "{HEAD}  rules:\n  - name: r\n    match:\n      resources:\n        kinds: [Pod]\n    validate:\n      cel:\n        expressions: []\n"
         );
-        assert!(matches!(load_policy(&doc(&y)), Some(LoadedPolicy::Unsupported { .. })));
+        assert!(matches!(
+            load_policy(&doc(&y)),
+            Some(LoadedPolicy::Unsupported { .. })
+        ));
     }
 
     #[test]
