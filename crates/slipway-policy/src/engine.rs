@@ -196,3 +196,14 @@ pub struct EngineResponse {
     /// For `generate`: the objects generated.
     pub generated: Vec<Value>,
 }
+
+mod context;
+mod foreach;
+mod generate;
+mod images;
+mod mutation;
+mod run;
+mod validation;
+
+pub use crate::model::{LoadedPolicy, Policy, PolicyError, load_policies};
+pub use run::{Engine, PreparedRequest};
