@@ -662,7 +662,7 @@ impl Lcg {
             0 => Value::Null,
             1 => json!(self.next() % 3),
             2 => json!(self.pick(&["*", "a", "b*", "delete", "replace", "?"])),
-            3 => json!(self.next() % 2 == 0),
+            3 => json!(self.next().is_multiple_of(2)),
             4 | 5 => {
                 let mut m = serde_json::Map::new();
                 for _ in 0..self.next() % 4 {
