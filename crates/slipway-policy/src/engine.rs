@@ -207,3 +207,6 @@ mod validation;
 
 pub use crate::model::{LoadedPolicy, Policy, PolicyError, load_policies};
 pub use run::{Engine, PreparedRequest};
+
+#[cfg(test)]
+mod tests;

@@ -320,7 +320,8 @@ fn validate_pod_security(rule: &Rule, ps: &PodSecurity, resource: &Value) -> Out
     ) else {
         return Outcome::error(format!("rule {}: the resource has no pod spec", rule.name));
     };
-    let pss_rule = match crate::pod_security::PodSecurityRule::from_model(ps) {
+    let raw = serde_json::to_value(ps).unwrap_or(Value::Null);
+    let pss_rule = match crate::pod_security::PodSecurityRule::parse(&raw) {
         Ok(r) => r,
         Err(e) => return Outcome::error(format!("invalid podSecurity: {e}")),
     };
@@ -329,7 +330,10 @@ fn validate_pod_security(rule: &Rule, ps: &PodSecurity, resource: &Value) -> Out
         Outcome::pass(format!("validation rule '{}' passed.", rule.name))
     } else {
         let level = format!("{}:{}", ps.level, ps.version.as_deref().unwrap_or("latest"));
-        let details: Vec<String> = violations.iter().map(|v| format!("{v}")).collect();
+        let details: Vec<String> = violations
+            .iter()
+            .map(|v| format!("{}: {}", v.control, v.message))
+            .collect();
         Outcome::fail(format!(
             "Validation rule '{}' failed. It violates PodSecurity \"{level}\": {}",
             rule.name,
