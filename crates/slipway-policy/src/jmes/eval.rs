@@ -182,9 +182,7 @@ impl Walker<'_> {
             } => {
                 let left = self.soft(lhs, data)?;
                 let right = self.soft(rhs, data)?;
-                Ok(left
-                    .compare(comparator, &right)
-                    .map_or_else(null, bool_var))
+                Ok(left.compare(comparator, &right).map_or_else(null, bool_var))
             }
             Ast::ObjectValues { node, .. } => {
                 let subject = self.soft(node, data)?;

@@ -87,11 +87,17 @@ pub(crate) fn register(rt: &mut Runtime) {
         let (s, old, new) = (string(f, a, 0)?, string(f, a, 1)?, string(f, a, 2)?);
         Ok(str_var(s.replace(old, new)))
     });
-    add(rt, "to_upper", 1, |f, a| Ok(str_var(string(f, a, 0)?.to_uppercase())));
-    add(rt, "to_lower", 1, |f, a| Ok(str_var(string(f, a, 0)?.to_lowercase())));
+    add(rt, "to_upper", 1, |f, a| {
+        Ok(str_var(string(f, a, 0)?.to_uppercase()))
+    });
+    add(rt, "to_lower", 1, |f, a| {
+        Ok(str_var(string(f, a, 0)?.to_lowercase()))
+    });
     add(rt, "trim", 2, |f, a| {
         let cutset = string(f, a, 1)?;
-        Ok(str_var(string(f, a, 0)?.trim_matches(|c| cutset.contains(c))))
+        Ok(str_var(
+            string(f, a, 0)?.trim_matches(|c| cutset.contains(c)),
+        ))
     });
     add(rt, "trim_prefix", 2, |f, a| {
         let (s, prefix) = (string(f, a, 0)?, string(f, a, 1)?);
@@ -347,7 +353,6 @@ fn text(function: &str, args: &[Rcvar], i: usize) -> Result<String, String> {
     match args.get(i).map(|a| &**a) {
         Some(Variable::String(s)) => Ok(s.clone()),
         Some(Variable::Number(n)) => Ok(go_float32_string(n.as_f64().unwrap_or_default())),
-        Some(Variable::Bool(b)) => Ok(b.to_string()),
         _ => Err(type_error(function, i + 1, "String or Real")),
     }
 }
@@ -418,8 +423,7 @@ fn is_external_url(url: &str) -> Result<bool, String> {
     if let Ok(ip) = unbracketed.parse::<std::net::IpAddr>() {
         return Ok(!is_internal_ip(&ip));
     }
-    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost")
-    {
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return Ok(false);
     }
     Ok(true)

@@ -32,7 +32,9 @@ pub struct ImageInfo {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageError {
     /// The reference does not follow the `distribution/reference` grammar.
-    #[error("bad image: {image}, defaultRegistry: docker.io, enableDefaultRegistryMutation: true: {reason}")]
+    #[error(
+        "bad image: {image}, defaultRegistry: docker.io, enableDefaultRegistryMutation: true: {reason}"
+    )]
     Invalid {
         /// The reference as written.
         image: String,
@@ -44,7 +46,8 @@ pub enum ImageError {
 static REFERENCE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let component = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*";
     let domain_component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-    let domain = format!(r"(?:{domain_component}(?:\.{domain_component})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?");
+    let domain =
+        format!(r"(?:{domain_component}(?:\.{domain_component})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?");
     let tag = r"[\w][\w.-]{0,127}";
     let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
     Regex::new(&format!(
@@ -80,7 +83,9 @@ impl ImageInfo {
         };
         let named = caps.get(1).map_or("", |m| m.as_str());
         if named.len() > 255 {
-            return Err(invalid("repository name must not be more than 255 characters"));
+            return Err(invalid(
+                "repository name must not be more than 255 characters",
+            ));
         }
         let (registry, path) = named.split_once('/').unwrap_or(("", named));
         let name = path.rsplit('/').next().unwrap_or(path).to_owned();
@@ -143,9 +148,7 @@ fn add_default_registry(image: &str) -> String {
     match image.find('/') {
         Some(i) => {
             let first = &image[..i];
-            if !first.contains(['.', ':'])
-                && first != "localhost"
-                && first.to_lowercase() == first
+            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first
             {
                 format!("{DEFAULT_REGISTRY}/{image}")
             } else {

@@ -54,9 +54,8 @@ impl Version {
             },
             None => (None, rest.strip_prefix('+')),
         };
-        let valid_ident = |id: &str| {
-            !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        };
+        let valid_ident =
+            |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if let Some(pre) = pre {
             for id in pre.split('.') {
                 if !valid_ident(id) {

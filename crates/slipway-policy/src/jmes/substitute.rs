@@ -5,9 +5,11 @@
 //! - A string that is exactly one variable takes the result with its JSON
 //!   type; otherwise results are inserted as text (strings as-is, other values
 //!   as Go would print their JSON: sorted keys, no spaces).
-//! - Substitution repeats on the new string until no variable is left (results
-//!   may contain variables), bounded by [`MAX_PASSES`]; `{{- expr }}`
-//!   substitutes once: its result is not scanned again.
+//! - After text insertion the new string is scanned again until no variable
+//!   is left (results may contain variables), bounded by [`MAX_PASSES`];
+//!   `{{- expr }}` substitutes once: its result is not scanned again. A
+//!   string that is exactly one variable returns the value as it is, without
+//!   a rescan (Kyverno returns at that point).
 //! - `\{{ ... }}` is a literal: the backslash is removed, nothing is evaluated.
 //! - `{{ @ }}` is the resource value at the position of the field, obtained
 //!   from the caller through [`SubstituteOptions::at`].
@@ -88,7 +90,7 @@ impl SubstitutionError {
 pub fn substitute(
     doc: &Value,
     ctx: &JmesContext,
-    at: Option<&dyn Fn(&str) -> Option<Value>>,
+    at: Option<AtFn<'_>>,
 ) -> Result<Value, SubstitutionError> {
     substitute_with(
         doc,
@@ -162,22 +164,24 @@ fn find_vars(s: &str) -> Vec<Var<'_>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i + 1 < b.len() {
-        if b[i] == b'{' && b[i + 1] == b'{' && (i == 0 || b[i - 1] != b'\\') {
-            if let Some(end) = var_end(b, i + 2) {
-                let inner = s[i + 2..end - 2].trim();
-                let (expr, shallow) = match inner.strip_prefix('-') {
-                    Some(rest) => (rest.trim(), true),
-                    None => (inner, false),
-                };
-                out.push(Var {
-                    start: i,
-                    end,
-                    expr,
-                    shallow,
-                });
-                i = end;
-                continue;
-            }
+        if b[i] == b'{'
+            && b[i + 1] == b'{'
+            && (i == 0 || b[i - 1] != b'\\')
+            && let Some(end) = var_end(b, i + 2)
+        {
+            let inner = s[i + 2..end - 2].trim();
+            let (expr, shallow) = match inner.strip_prefix('-') {
+                Some(rest) => (rest.trim(), true),
+                None => (inner, false),
+            };
+            out.push(Var {
+                start: i,
+                end,
+                expr,
+                shallow,
+            });
+            i = end;
+            continue;
         }
         i += 1;
     }

@@ -6,6 +6,8 @@
 use chrono::{Datelike, FixedOffset, NaiveDate, Offset, TimeZone, Timelike, Utc};
 use jmespath::Runtime;
 
+use crate::duration::Duration;
+
 use super::functions::{add, string};
 use super::value::{bool_var, str_var};
 
@@ -21,11 +23,12 @@ impl GoTime {
     /// the range of a Go duration.
     pub fn sub(&self, other: &GoTime) -> i64 {
         let diff = self.0.signed_duration_since(other.0);
-        diff.num_nanoseconds().unwrap_or(if diff > chrono::TimeDelta::zero() {
-            i64::MAX
-        } else {
-            i64::MIN
-        })
+        diff.num_nanoseconds()
+            .unwrap_or(if diff > chrono::TimeDelta::zero() {
+                i64::MAX
+            } else {
+                i64::MIN
+            })
     }
 
     /// The instant `nanos` later, in the same offset.
@@ -119,11 +122,15 @@ pub(crate) fn register(rt: &mut Runtime) {
         };
         Ok(str_var(format_duration(t2.sub(&t1))))
     });
-    add(rt, "time_now", 0, |_, _| Ok(str_var(GoTime::now_local().rfc3339())));
+    add(rt, "time_now", 0, |_, _| {
+        Ok(str_var(GoTime::now_local().rfc3339()))
+    });
     add(rt, "time_now_utc", 0, |_, _| {
         Ok(str_var(GoTime::now_utc().rfc3339()))
     });
-    add(rt, "time_to_cron", 1, |f, a| Ok(str_var(time_arg(f, a, 0)?.cron())));
+    add(rt, "time_to_cron", 1, |f, a| {
+        Ok(str_var(time_arg(f, a, 0)?.cron()))
+    });
     add(rt, "time_add", 2, |f, a| {
         let t = time_arg(f, a, 0)?;
         let d = duration_arg(f, a, 1)?;
@@ -134,16 +141,21 @@ pub(crate) fn register(rt: &mut Runtime) {
         let value = string(f, a, 1)?;
         // A layout that is an integer means "epoch seconds" in Kyverno.
         if layout.parse::<i64>().is_ok() {
-            let secs: i64 = value
-                .parse()
-                .map_err(|_| fail(f, &format!("strconv.ParseInt: parsing {value:?}: invalid syntax")))?;
+            let secs: i64 = value.parse().map_err(|_| {
+                fail(
+                    f,
+                    &format!("strconv.ParseInt: parsing {value:?}: invalid syntax"),
+                )
+            })?;
             let t = Utc
                 .timestamp_opt(secs, 0)
                 .single()
                 .ok_or_else(|| fail(f, "time out of range"))?;
             return Ok(str_var(GoTime(t.with_timezone(&utc_offset())).rfc3339()));
         }
-        Ok(str_var(parse(layout, value).map_err(|e| fail(f, &e))?.rfc3339()))
+        Ok(str_var(
+            parse(layout, value).map_err(|e| fail(f, &e))?.rfc3339(),
+        ))
     });
     add(rt, "time_utc", 1, |f, a| {
         Ok(str_var(time_arg(f, a, 0)?.utc().rfc3339()))
@@ -184,184 +196,16 @@ fn duration_arg(f: &'static str, a: &[jmespath::Rcvar], i: usize) -> Result<i64,
     parse_duration(string(f, a, i)?).map_err(|e| fail(f, &e))
 }
 
-// ---------------------------------------------------------------------------
-// Go durations
-// ---------------------------------------------------------------------------
-
-/// Parses a Go duration (`1h30m`, `-1.5s`, `300ms`, `2us`) into nanoseconds,
-/// like Go's `time.ParseDuration`.
-///
-/// # Errors
-/// Go's messages: `time: invalid duration "x"`, `time: missing unit in
-/// duration "x"`, `time: unknown unit "y" in duration "x"`.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let orig = s;
-    let invalid = || format!("time: invalid duration {orig:?}");
-    let mut rest = s;
-    let mut neg = false;
-    if let Some(r) = rest.strip_prefix('-') {
-        neg = true;
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    }
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let bytes = rest.as_bytes();
-        if !(bytes[0] == b'.' || bytes[0].is_ascii_digit()) {
-            return Err(invalid());
-        }
-        // Integer part.
-        let int_len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        let mut v: u64 = 0;
-        for b in &bytes[..int_len] {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                .ok_or_else(invalid)?;
-        }
-        let pre = int_len > 0;
-        rest = &rest[int_len..];
-        // Fraction.
-        let mut frac: u64 = 0;
-        let mut scale: f64 = 1.0;
-        let mut post = false;
-        if let Some(r) = rest.strip_prefix('.') {
-            let fb = r.as_bytes();
-            let flen = fb.iter().take_while(|b| b.is_ascii_digit()).count();
-            let mut overflow = false;
-            for b in &fb[..flen] {
-                if overflow {
-                    continue;
-                }
-                match frac
-                    .checked_mul(10)
-                    .and_then(|f| f.checked_add(u64::from(b - b'0')))
-                {
-                    Some(f) if f < (1 << 63) => {
-                        frac = f;
-                        scale *= 10.0;
-                    }
-                    _ => overflow = true,
-                }
-            }
-            post = flen > 0;
-            rest = &r[flen..];
-        }
-        if !pre && !post {
-            return Err(invalid());
-        }
-        let unit_len = rest
-            .char_indices()
-            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
-            .map_or(rest.len(), |(i, _)| i);
-        if unit_len == 0 {
-            return Err(format!("time: missing unit in duration {orig:?}"));
-        }
-        let unit_name = &rest[..unit_len];
-        let unit: u64 = match unit_name {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3600 * 1_000_000_000,
-            _ => {
-                return Err(format!(
-                    "time: unknown unit {unit_name:?} in duration {orig:?}"
-                ));
-            }
-        };
-        rest = &rest[unit_len..];
-        if v > (1u64 << 63) / unit {
-            return Err(invalid());
-        }
-        v *= unit;
-        if frac > 0 {
-            // Go adds the fraction through float64, truncating.
-            #[allow(
-                clippy::cast_precision_loss,
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss
-            )]
-            let extra = (frac as f64 * (unit as f64 / scale)) as u64;
-            v = v.checked_add(extra).ok_or_else(invalid)?;
-            if v > 1 << 63 {
-                return Err(invalid());
-            }
-        }
-        total = total.checked_add(v).ok_or_else(invalid)?;
-        if total > 1 << 63 {
-            return Err(invalid());
-        }
-    }
-    if neg {
-        // total <= 2^63, so the negation fits.
-        Ok(0i64.wrapping_sub_unsigned(total))
-    } else {
-        i64::try_from(total).map_err(|_| invalid())
-    }
+/// Parses a Go duration into nanoseconds.
+fn parse_duration(s: &str) -> Result<i64, String> {
+    Duration::parse(s)
+        .map(|d| d.as_nanos())
+        .map_err(|e| e.to_string())
 }
 
-/// Formats nanoseconds as Go's `time.Duration.String()` (`1h2m3.5s`, `1.5ms`,
-/// `0s`).
-pub fn format_duration(d: i64) -> String {
-    if d == 0 {
-        return "0s".to_owned();
-    }
-    let neg = d < 0;
-    let mut u = d.unsigned_abs();
-    let mut out = String::new();
-    if u < 1_000_000_000 {
-        let (prec, unit) = if u < 1_000 {
-            (0, "ns")
-        } else if u < 1_000_000 {
-            (3, "\u{b5}s")
-        } else {
-            (6, "ms")
-        };
-        let (int, frac) = split_frac(u, prec);
-        out.push_str(&int.to_string());
-        out.push_str(&frac);
-        out.push_str(unit);
-    } else {
-        let (secs, frac) = split_frac(u, 9);
-        u = secs;
-        let s = u % 60;
-        u /= 60;
-        let seconds = format!("{s}{frac}s");
-        if u > 0 {
-            let m = u % 60;
-            u /= 60;
-            if u > 0 {
-                out.push_str(&format!("{u}h"));
-            }
-            out.push_str(&format!("{m}m"));
-        }
-        out.push_str(&seconds);
-    }
-    if neg { format!("-{out}") } else { out }
-}
-
-/// Splits `v` into `v / 10^prec` and the fraction text (`.5`, or empty when
-/// the fraction is zero), trailing zeros removed.
-fn split_frac(v: u64, prec: u32) -> (u64, String) {
-    if prec == 0 {
-        return (v, String::new());
-    }
-    let div = 10u64.pow(prec);
-    let frac = v % div;
-    if frac == 0 {
-        return (v / div, String::new());
-    }
-    let digits = format!("{frac:0width$}", width = prec as usize);
-    (v / div, format!(".{}", digits.trim_end_matches('0')))
+/// Formats nanoseconds as Go's `Duration.String()`.
+fn format_duration(nanos: i64) -> String {
+    Duration(nanos).to_string()
 }
 
 // ---------------------------------------------------------------------------
@@ -473,7 +317,11 @@ fn next_std(layout: &str) -> (&str, Option<(Std, &str)>, &str) {
             _ => None,
         };
         if let Some((std, len)) = hit {
-            return (&layout[..i], Some((std, &layout[i..i + len])), &layout[i + len..]);
+            return (
+                &layout[..i],
+                Some((std, &layout[i..i + len])),
+                &layout[i + len..],
+            );
         }
     }
     (layout, None, "")
@@ -507,10 +355,8 @@ const LONG_DAYS: [&str; 7] = [
 fn lookup_name(names: &[&str], value: &str) -> Option<(usize, usize)> {
     names.iter().enumerate().find_map(|(i, name)| {
         let n = name.len();
-        (value.len() >= n
-            && value.is_char_boundary(n)
-            && value[..n].eq_ignore_ascii_case(name))
-        .then_some((i, n))
+        (value.len() >= n && value.is_char_boundary(n) && value[..n].eq_ignore_ascii_case(name))
+            .then_some((i, n))
     })
 }
 
@@ -591,9 +437,7 @@ pub fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
         v = &v[p.len()..];
         let Some((std, elem)) = std else {
             if !v.is_empty() {
-                return Err(format!(
-                    "parsing time {value:?}: extra text: {v:?}"
-                ));
+                return Err(format!("parsing time {value:?}: extra text: {v:?}"));
             }
             break;
         };
@@ -603,7 +447,11 @@ pub fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
         match std {
             Std::Year => {
                 let (y, r) = getdigits(v, 2).ok_or_else(bad)?;
-                year = if y >= 69 { 1900 + y as i32 } else { 2000 + y as i32 };
+                year = if y >= 69 {
+                    1900 + y as i32
+                } else {
+                    2000 + y as i32
+                };
                 v = r;
             }
             Std::LongYear => {
@@ -707,10 +555,9 @@ pub fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 let vb = v.as_bytes();
                 if vb.len() >= 2 && (vb[0] == b'.' || vb[0] == b',') && vb[1].is_ascii_digit() {
                     let (_, next, _) = next_std(layout_rest);
-                    let next_is_frac = matches!(
-                        next,
-                        Some((Std::FracSecond0(_) | Std::FracSecond9(_), _))
-                    ) && next_std(layout_rest).0.is_empty();
+                    let next_is_frac =
+                        matches!(next, Some((Std::FracSecond0(_) | Std::FracSecond9(_), _)))
+                            && next_std(layout_rest).0.is_empty();
                     if !next_is_frac {
                         let n = 1 + vb[1..].iter().take_while(|b| b.is_ascii_digit()).count();
                         nanos = parse_nanos(&v[..n]).ok_or_else(bad)?;
@@ -831,7 +678,11 @@ pub fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                     // The fraction is optional.
                     continue;
                 }
-                let n = 1 + vb[1..].iter().take(9).take_while(|b| b.is_ascii_digit()).count();
+                let n = 1 + vb[1..]
+                    .iter()
+                    .take(9)
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
                 nanos = parse_nanos(&v[..n]).ok_or_else(bad)?;
                 v = &v[n..];
             }
@@ -876,8 +727,7 @@ fn zone_abbrev_len(v: &str) -> Option<usize> {
     if v.starts_with("ChST") || v.starts_with("MeST") {
         return Some(4);
     }
-    if v.starts_with("GMT") {
-        let rest = &v[3..];
+    if let Some(rest) = v.strip_prefix("GMT") {
         let b = rest.as_bytes();
         if let Some(&s) = b.first()
             && (s == b'+' || s == b'-')
