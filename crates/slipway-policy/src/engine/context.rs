@@ -231,47 +231,8 @@ fn load_variable(
 /// variables are already substituted. A missing block is true; an explicit
 /// empty `any` is false.
 pub(crate) fn evaluate_block(block: &Value) -> Result<bool, String> {
-    match block {
-        Value::Null => Ok(true),
-        Value::Array(items) => {
-            for c in items {
-                if !evaluate_condition(c)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        }
-        Value::Object(map) => {
-            let mut any_ok = true;
-            if let Some(any) = map.get("any").filter(|v| !v.is_null()) {
-                any_ok = false;
-                for c in any.as_array().map(Vec::as_slice).unwrap_or_default() {
-                    if evaluate_condition(c)? {
-                        any_ok = true;
-                        break;
-                    }
-                }
-            }
-            let mut all_ok = true;
-            if let Some(all) = map.get("all").filter(|v| !v.is_null()) {
-                for c in all.as_array().map(Vec::as_slice).unwrap_or_default() {
-                    if !evaluate_condition(c)? {
-                        all_ok = false;
-                        break;
-                    }
-                }
-            }
-            Ok(any_ok && all_ok)
-        }
-        _ => Err("conditions must be {any, all} blocks or a list".into()),
-    }
-}
-
-fn evaluate_condition(c: &Value) -> Result<bool, String> {
-    let key = c.get("key").unwrap_or(&Value::Null);
-    let value = c.get("value").unwrap_or(&Value::Null);
-    let op = c.get("operator").and_then(Value::as_str).unwrap_or("");
-    crate::conditions::evaluate_str(op, key, value).map_err(|e| e.to_string())
+    let parsed = crate::conditions::ConditionBlock::parse(block).map_err(|e| e.to_string())?;
+    crate::conditions::evaluate_block(&parsed).map_err(|e| e.to_string())
 }
 
 /// Preconditions: substituted with Kyverno's lenient resolver (an unresolved

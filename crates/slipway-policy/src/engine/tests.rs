@@ -78,7 +78,7 @@ fn non_matching_rule_has_no_response() {
 #[test]
 fn autogen_rules_apply_to_controllers() {
     let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx:latest\n";
-    let y = pol(NO_LATEST).replace("background: false\n", "");
+    let y = pol(NO_LATEST).replace("  background: false\n", "");
     check(&y, deploy, &[("autogen-no-latest", "fail")]);
 }
 
@@ -155,7 +155,7 @@ fn nested_foreach_numbers_elements() {
 
 #[test]
 fn context_variable_and_values() {
-    let rules = "  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    context:\n    - name: cm\n      configMap:\n        name: x\n        namespace: y\n    - name: n\n      variable:\n        jmesPath: request.object.metadata.name\n    validate:\n      deny:\n        conditions:\n          all:\n          - key: \"{{ n }}\"\n            operator: AnyIn\n            value: \"{{ cm.data.names }}\"\n";
+    let rules = "  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    context:\n    - name: cm\n      configMap:\n        name: x\n        namespace: other\n    - name: podname\n      variable:\n        jmesPath: request.object.metadata.name\n    validate:\n      deny:\n        conditions:\n          all:\n          - key: \"{{ podname }}\"\n            operator: AnyIn\n            value: \"{{ cm.data.names }}\"\n";
     // Without a value the configMap cannot be fetched offline.
     check(&pol(rules), POD_OK, &[("r", "error")]);
     let mut values = ContextValues::default();
