@@ -51,26 +51,20 @@ fn apply_strategic_merge(run: &PolicyRun<'_>, overlay: &Value, resource: &mut Va
     Ok(out.changed)
 }
 
-/// Variables are substituted in the operations' values, never in `path`/`from`.
+/// Variables are substituted in the patch text before it is parsed, paths
+/// included (`/spec/containers/{{elementIndex}}/env`), as Kyverno does.
 fn apply_json6902(run: &PolicyRun<'_>, patch: &str, resource: &mut Value) -> Result<bool, String> {
-    let ops: Value = serde_saphyr::from_str(patch).map_err(|e| format!("patchesJson6902 is not valid YAML or JSON: {e}"))?;
-    let Value::Array(ops) = ops else {
-        return Err("patchesJson6902 must be a list of operations".into());
-    };
-    let mut substituted = Vec::with_capacity(ops.len());
-    for op in ops {
-        let Value::Object(mut map) = op else {
-            substituted.push(op);
-            continue;
-        };
-        for (k, v) in map.iter_mut() {
-            if k != "path" && k != "from" {
-                *v = substitute(v, &run.ctx, None, false).map_err(|e| format!("variable substitution failed: {e}"))?;
-            }
+    let text = if patch.contains("{{") {
+        match substitute(&Value::String(patch.to_string()), &run.ctx, None, false)
+            .map_err(|e| format!("variable substitution failed: {e}"))?
+        {
+            Value::String(s) => s,
+            other => other.to_string(),
         }
-        substituted.push(Value::Object(map));
-    }
-    let out = crate::mutate::json_patch_ops(resource, &substituted).map_err(|e| e.to_string())?;
+    } else {
+        patch.to_string()
+    };
+    let out = crate::mutate::json6902(resource, &text).map_err(|e| e.to_string())?;
     if out.changed {
         *resource = out.patched;
     }
@@ -97,10 +91,13 @@ fn mutate_foreach(
             elements.reverse();
         }
         let checkpoint = run.ctx.checkpoint();
-        for (i, e) in elements.iter().enumerate() {
+        let len = elements.len();
+        for (pos, e) in elements.iter().enumerate() {
             if e.is_null() {
                 continue;
             }
+            // `elementIndex` is the element's position in the original list.
+            let i = if reverse { len - 1 - pos } else { pos };
             run.ctx.restore(checkpoint.clone());
             add_element(&mut run.ctx, e, i, nesting, run.values, &rule.name);
             let step = (|| -> Result<Option<bool>, String> {
