@@ -117,7 +117,9 @@ impl Loader {
             let mut files: Vec<PathBuf> = Vec::new();
             for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
                 let entry = entry.map_err(|e| LoadError::Io {
-                    path: e.path().map_or_else(|| path.to_path_buf(), Path::to_path_buf),
+                    path: e
+                        .path()
+                        .map_or_else(|| path.to_path_buf(), Path::to_path_buf),
                     source: e.into(),
                 })?;
                 if entry.file_type().is_file() && is_manifest_file(entry.path()) {
@@ -306,7 +308,10 @@ fn leading_blank_or_comment_lines(text: &str) -> usize {
 fn line_of_first_content(text: &str, offset: usize) -> usize {
     let rest = &text[offset.min(text.len())..];
     let skipped = rest.len() - rest.trim_start().len();
-    text[..offset.min(text.len()) + skipped].matches('\n').count() + 1
+    text[..offset.min(text.len()) + skipped]
+        .matches('\n')
+        .count()
+        + 1
 }
 
 fn describe_yaml_error(e: &serde_saphyr::Error, first_line: usize) -> (usize, String) {

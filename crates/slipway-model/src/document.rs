@@ -29,7 +29,13 @@ impl SourceLocation {
 
 impl fmt::Display for SourceLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{} (document {})", self.file, self.line, self.document + 1)
+        write!(
+            f,
+            "{}:{} (document {})",
+            self.file,
+            self.line,
+            self.document + 1
+        )
     }
 }
 

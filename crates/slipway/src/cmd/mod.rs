@@ -1,0 +1,26 @@
+//! Subcommands. Each module owns one command group: its clap `Args` and a
+//! `run` function returning an [`Exit`]. To add a group: write `cmd/<name>.rs`
+//! with `pub struct <Name>Args` (clap `Args` or `Subcommand`) and
+//! `pub fn run(args) -> anyhow::Result<Exit>`, then add one variant below and
+//! one arm in [`run`].
+
+use clap::Subcommand;
+
+use crate::exit::Exit;
+
+pub mod policy;
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+}
+
+/// Runs a command.
+pub fn run(command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::Policy(c) => policy::run(c),
+    }
+}
