@@ -199,11 +199,11 @@ fn read_bytes(
 pub fn read_text(text: &str, file: &str, visit: &mut dyn FnMut(Result<Document, InputError>)) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(value) = serde_json::from_str::<Value>(text) {
-            let line = text[..text.len() - trimmed.len()].matches('\n').count() + 1;
-            return visit(Ok(Document::new(value, SourceLocation::new(file, 0, line))));
-        }
+    if (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && let Ok(value) = serde_json::from_str::<Value>(text)
+    {
+        let line = text[..text.len() - trimmed.len()].matches('\n').count() + 1;
+        return visit(Ok(Document::new(value, SourceLocation::new(file, 0, line))));
     }
     let loader = Loader {
         expand_lists: false,

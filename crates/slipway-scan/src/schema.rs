@@ -11,7 +11,7 @@
 //! `additional properties 'fake' not allowed`, `got string, want null or integer`,
 //! `could not find schema for Deployment2`), each error on its own ` - at '<pointer>': ` line.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -82,6 +82,8 @@ pub struct SchemaSet {
     version: String,
     /// `apiVersion/kind` to definition name.
     kinds: HashMap<String, String>,
+    /// Every apiVersion that has at least one kind.
+    api_versions: HashSet<String>,
     definitions: HashMap<String, Value>,
     load_error: Option<String>,
 }
@@ -99,6 +101,7 @@ impl SchemaSet {
         let mut set = SchemaSet {
             version: String::new(),
             kinds: HashMap::new(),
+            api_versions: HashSet::new(),
             definitions: HashMap::new(),
             load_error: None,
         };
@@ -124,6 +127,11 @@ impl SchemaSet {
                 .filter_map(|(k, v)| v.as_str().map(|d| (k, d.to_string())))
                 .collect();
         }
+        set.api_versions = set
+            .kinds
+            .keys()
+            .filter_map(|k| k.rsplit_once('/').map(|(api, _)| api.to_string()))
+            .collect();
         if let Some(Value::Object(defs)) = root.remove("definitions") {
             set.definitions = defs.into_iter().collect();
         }
@@ -141,6 +149,12 @@ impl SchemaSet {
     /// Whether a schema exists for this apiVersion and kind.
     pub fn has_schema(&self, api_version: &str, kind: &str) -> bool {
         self.kinds.contains_key(&format!("{api_version}/{kind}"))
+    }
+
+    /// Whether this apiVersion belongs to the Kubernetes API itself (as opposed to a custom
+    /// resource's group).
+    pub fn serves_api_version(&self, api_version: &str) -> bool {
+        self.api_versions.contains(api_version)
     }
 
     /// Validates `object` strictly against the schema of its apiVersion and kind.
@@ -204,23 +218,23 @@ impl SchemaSet {
         {
             self.check(target, value, pointer, out, depth + 1);
         }
-        if let Some(types) = schema.get("type") {
-            if !type_matches(types, value) {
-                out.push(violation(
-                    pointer,
-                    format!("got {}, want {}", type_name(value), wanted_types(types)),
-                ));
-                return;
-            }
+        if let Some(types) = schema.get("type")
+            && !type_matches(types, value)
+        {
+            out.push(violation(
+                pointer,
+                format!("got {}, want {}", type_name(value), wanted_types(types)),
+            ));
+            return;
         }
-        if let Some(Value::Array(allowed)) = schema.get("enum") {
-            if !allowed.contains(value) {
-                let list: Vec<String> = allowed.iter().map(|a| format!("'{}'", plain(a))).collect();
-                out.push(violation(
-                    pointer,
-                    format!("value must be one of {}", list.join(", ")),
-                ));
-            }
+        if let Some(Value::Array(allowed)) = schema.get("enum")
+            && !allowed.contains(value)
+        {
+            let list: Vec<String> = allowed.iter().map(|a| format!("'{}'", plain(a))).collect();
+            out.push(violation(
+                pointer,
+                format!("value must be one of {}", list.join(", ")),
+            ));
         }
         if let Some(Value::Array(options)) = schema.get("oneOf") {
             let matched = options
@@ -416,6 +430,8 @@ mod tests {
         assert!(set.has_schema("apps/v1", "Deployment"));
         assert!(set.has_schema("v1", "ConfigMap"));
         assert!(!set.has_schema("extensions/v1beta1", "Deployment"));
+        assert!(set.serves_api_version("apps/v1"));
+        assert!(!set.serves_api_version("argoproj.io/v1alpha1"));
     }
 
     #[test]

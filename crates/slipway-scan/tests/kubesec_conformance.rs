@@ -186,8 +186,10 @@ fn check_documents(t: &mut Tally, name: &str, text: &str, label: &str, derived: 
                 check_buckets(t, &format!("{what} [rules only]"), &rules_only, ro);
             }
         }
-        if let Some(dm) = want.get("default_mode") {
-            if let Some(valid) = dm.get("valid").and_then(Value::as_bool) {
+        if let Some(dm) = want.get("default_mode")
+            && let Some(valid) = dm.get("valid").and_then(Value::as_bool)
+        {
+            {
                 t.eq(&format!("{what} [default] valid"), default.valid, valid);
                 if valid {
                     check_buckets(t, &format!("{what} [default]"), &default, dm);

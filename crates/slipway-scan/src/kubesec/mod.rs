@@ -7,6 +7,7 @@
 //! points count once per rule. With schema validation on (the default, like upstream), an object
 //! that fails strict validation is reported `valid: false` with score 0 and no rule results.
 
+pub mod findings;
 mod gostr;
 mod report;
 mod rules;
@@ -16,7 +17,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 pub use gostr::go_string;
-pub use report::{KubesecReport, RuleRef, Scoring, write_json_array};
+pub use report::{JsonArrayWriter, KubesecReport, RuleRef, Scoring, write_json_array};
 pub use rules::{RULES, Rule, pod_spec, rule};
 
 use crate::schema::{SchemaError, SchemaSet};
@@ -60,7 +61,8 @@ impl Scorer {
     }
 
     /// Also scores objects of other kinds (custom resources such as Argo Rollouts) that carry a
-    /// pod template at `spec.template.spec`, with the rules for Deployments. Such objects skip
+    /// pod template at `spec.template.spec`, with the rules for Deployments; kinds unknown in
+    /// a built-in API group (a typo such as `apps/v1` `Deployment2`) are not. Such objects skip
     /// schema validation when no built-in schema exists for them. KubeSec itself reports them
     /// unsupported, so this is off by default.
     pub fn with_pod_template_crds(mut self, on: bool) -> Self {
@@ -174,8 +176,23 @@ impl Scorer {
         }
     }
 
+    /// Scores a loaded document: the report's `fileName` is the document's file and its
+    /// location is kept for SARIF and tables.
+    pub fn score_document(&self, document: &slipway_model::Document) -> KubesecReport {
+        let mut report = self.score(&document.object, &document.source.file);
+        report.location = Some(document.source.clone());
+        report
+    }
+
+    /// A kind no rule knows, outside the Kubernetes API's own groups, with a pod template.
     fn is_pod_template_crd(&self, object: &Value, kind: &str) -> bool {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         !self.rules.iter().any(|r| r.applies_to(kind))
+            && !api_version.is_empty()
+            && !SchemaSet::embedded().serves_api_version(api_version)
             && pod_spec(object, "Deployment")
                 .and_then(|s| s.get("containers"))
                 .is_some_and(Value::is_array)

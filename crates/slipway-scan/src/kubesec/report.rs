@@ -69,16 +69,30 @@ pub struct KubesecReport {
 }
 
 /// Writes reports as KubeSec does: a JSON array indented by two spaces, with Go's HTML-safe
-/// escaping of `<`, `>` and `&`, and a final newline. Reports are written as they come, so
-/// memory stays flat however many objects are scanned.
+/// escaping of `<`, `>` and `&`, and a final newline.
 pub fn write_json_array<'a, W: Write>(
     out: &mut W,
     reports: impl IntoIterator<Item = &'a KubesecReport>,
 ) -> io::Result<()> {
-    let mut first = true;
+    let mut writer = JsonArrayWriter::default();
     for report in reports {
-        out.write_all(if first { b"[\n" } else { b",\n" })?;
-        first = false;
+        writer.push(out, report)?;
+    }
+    writer.finish(out)
+}
+
+/// Streams the KubeSec JSON array one report at a time, so memory stays flat however many
+/// objects are scanned. Call [`JsonArrayWriter::finish`] once at the end.
+#[derive(Debug, Default)]
+pub struct JsonArrayWriter {
+    started: bool,
+}
+
+impl JsonArrayWriter {
+    /// Writes one element.
+    pub fn push<W: Write>(&mut self, out: &mut W, report: &KubesecReport) -> io::Result<()> {
+        out.write_all(if self.started { b",\n" } else { b"[\n" })?;
+        self.started = true;
         let text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
         let text = go_html_escape(&text);
         for (i, line) in text.lines().enumerate() {
@@ -88,8 +102,13 @@ pub fn write_json_array<'a, W: Write>(
             out.write_all(b"  ")?;
             out.write_all(line.as_bytes())?;
         }
+        Ok(())
     }
-    out.write_all(if first { b"[]\n" } else { b"\n]\n" })
+
+    /// Closes the array (`[]` when nothing was written).
+    pub fn finish<W: Write>(self, out: &mut W) -> io::Result<()> {
+        out.write_all(if self.started { b"\n]\n" } else { b"[]\n" })
+    }
 }
 
 /// Go's `encoding/json` escapes these characters inside strings by default. They can only

@@ -98,6 +98,13 @@ fn pod_template_crds_are_opt_in() {
         .score(&rollout, "f.yaml");
     assert!(extended.valid);
     assert_eq!(extended.score, -9);
+    let mut typo = rollout.clone();
+    typo["apiVersion"] = json!("apps/v1");
+    let report = Scorer::new()
+        .with_schema(false)
+        .with_pod_template_crds(true)
+        .score(&typo, "f.yaml");
+    assert_eq!(report.message, UNSUPPORTED_MESSAGE);
 }
 
 #[test]
