@@ -125,7 +125,8 @@ fn group(report: &Report) -> Vec<Suite<'_>> {
         };
         let subject = match (&f.object, &f.location) {
             (Some(o), _) => o.to_string(),
-            (None, Some(loc)) => loc.file.clone(),
+            // Forward slashes, so one file has one name whatever the OS.
+            (None, Some(loc)) => loc.file.replace('\\', "/"),
             (None, None) => "-".to_string(),
         };
         let case_name = format!("{} {}", f.rule_name(), subject);

@@ -10,6 +10,7 @@ use crate::exit::Exit;
 
 pub mod policy;
 pub mod scan;
+pub mod vuln;
 
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
@@ -20,6 +21,9 @@ pub enum Command {
     /// Security scans: manifest risk scores (KubeSec rules), secrets in files and Git history.
     #[command(subcommand)]
     Scan(scan::ScanCommand),
+    /// Vulnerability engine tools (version order checks).
+    #[command(subcommand)]
+    Vuln(vuln::VulnCommand),
 }
 
 /// Runs a command.
@@ -27,5 +31,6 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Policy(c) => policy::run(c),
         Command::Scan(c) => scan::run(c),
+        Command::Vuln(c) => vuln::run(c),
     }
 }
