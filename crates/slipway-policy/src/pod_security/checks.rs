@@ -111,7 +111,9 @@ fn containers(spec: &Value) -> Vec<Container<'_>> {
 }
 
 fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |cur, key| cur.get(key)).filter(|v| !v.is_null())
+    path.iter()
+        .try_fold(v, |cur, key| cur.get(key))
+        .filter(|v| !v.is_null())
 }
 
 fn text(v: &Value) -> String {
@@ -128,10 +130,23 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn pod(&mut self, check: Check, field: &str, value: String, detail: String) {
-        self.out.push(Finding { check, image: None, field: format!("spec.{field}"), value, detail });
+        self.out.push(Finding {
+            check,
+            image: None,
+            field: format!("spec.{field}"),
+            value,
+            detail,
+        });
     }
 
-    fn container(&mut self, check: Check, c: &Container<'_>, field: &str, value: String, detail: String) {
+    fn container(
+        &mut self,
+        check: Check,
+        c: &Container<'_>,
+        field: &str,
+        value: String,
+        detail: String,
+    ) {
         self.out.push(Finding {
             check,
             image: Some(c.image.to_string()),
@@ -181,14 +196,22 @@ fn safe_sysctls(version: Version) -> Vec<&'static str> {
         s.push("net.ipv4.ip_local_reserved_ports");
     }
     if version.at_least(29) {
-        s.extend(["net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"]);
+        s.extend([
+            "net.ipv4.tcp_keepalive_time",
+            "net.ipv4.tcp_fin_timeout",
+            "net.ipv4.tcp_keepalive_intvl",
+            "net.ipv4.tcp_keepalive_probes",
+        ]);
     }
     s
 }
 
 /// All findings of the checks enabled for `level` at `version`.
 pub(super) fn run(level: Level, version: Version, metadata: &Value, spec: &Value) -> Vec<Finding> {
-    let mut cx = Ctx { out: Vec::new(), spec };
+    let mut cx = Ctx {
+        out: Vec::new(),
+        spec,
+    };
     if level >= Level::Baseline {
         baseline(&mut cx, version, metadata);
     }
@@ -207,44 +230,109 @@ fn baseline(cx: &mut Ctx<'_>, version: Version, metadata: &Value) {
     let cs = containers(spec);
     // HostProcess
     if at(spec, &["securityContext", "windowsOptions", "hostProcess"]) == Some(&Value::Bool(true)) {
-        cx.pod(Check::HostProcess, "securityContext.windowsOptions.hostProcess", "true".into(), "pod must not set securityContext.windowsOptions.hostProcess=true".into());
+        cx.pod(
+            Check::HostProcess,
+            "securityContext.windowsOptions.hostProcess",
+            "true".into(),
+            "pod must not set securityContext.windowsOptions.hostProcess=true".into(),
+        );
     }
     for c in &cs {
-        if at(c.value, &["securityContext", "windowsOptions", "hostProcess"]) == Some(&Value::Bool(true)) {
-            cx.container(Check::HostProcess, c, "securityContext.windowsOptions.hostProcess", "true".into(), format!("container {} must not set securityContext.windowsOptions.hostProcess=true", quoted(c.name)));
+        if at(
+            c.value,
+            &["securityContext", "windowsOptions", "hostProcess"],
+        ) == Some(&Value::Bool(true))
+        {
+            cx.container(
+                Check::HostProcess,
+                c,
+                "securityContext.windowsOptions.hostProcess",
+                "true".into(),
+                format!(
+                    "container {} must not set securityContext.windowsOptions.hostProcess=true",
+                    quoted(c.name)
+                ),
+            );
         }
     }
     // Host namespaces
     for field in ["hostNetwork", "hostPID", "hostIPC"] {
         if spec.get(field) == Some(&Value::Bool(true)) {
-            cx.pod(Check::HostNamespaces, field, "true".into(), format!("{field}=true"));
+            cx.pod(
+                Check::HostNamespaces,
+                field,
+                "true".into(),
+                format!("{field}=true"),
+            );
         }
     }
     for c in &cs {
         // Privileged
         if at(c.value, &["securityContext", "privileged"]) == Some(&Value::Bool(true)) {
-            cx.container(Check::Privileged, c, "securityContext.privileged", "true".into(), format!("container {} must not set securityContext.privileged=true", quoted(c.name)));
+            cx.container(
+                Check::Privileged,
+                c,
+                "securityContext.privileged",
+                "true".into(),
+                format!(
+                    "container {} must not set securityContext.privileged=true",
+                    quoted(c.name)
+                ),
+            );
         }
         // Capabilities (baseline)
-        if let Some(adds) = at(c.value, &["securityContext", "capabilities", "add"]).and_then(Value::as_array) {
+        if let Some(adds) =
+            at(c.value, &["securityContext", "capabilities", "add"]).and_then(Value::as_array)
+        {
             for cap in adds {
                 let cap = text(cap);
                 if !BASELINE_CAPS.contains(&cap.as_str()) {
-                    cx.container(Check::CapabilitiesBaseline, c, "securityContext.capabilities.add", cap.clone(), format!("container {} must not include {} in securityContext.capabilities.add", quoted(c.name), quoted(&cap)));
+                    cx.container(
+                        Check::CapabilitiesBaseline,
+                        c,
+                        "securityContext.capabilities.add",
+                        cap.clone(),
+                        format!(
+                            "container {} must not include {} in securityContext.capabilities.add",
+                            quoted(c.name),
+                            quoted(&cap)
+                        ),
+                    );
                 }
             }
         }
         // Host ports
         if let Some(ports) = c.value.get("ports").and_then(Value::as_array) {
             for port in ports {
-                if let Some(hp) = port.get("hostPort").filter(|v| !v.is_null() && v.as_f64() != Some(0.0)) {
-                    cx.container(Check::HostPorts, c, "ports[*].hostPort", text(hp), format!("container {} uses hostPort {}", quoted(c.name), text(hp)));
+                if let Some(hp) = port
+                    .get("hostPort")
+                    .filter(|v| !v.is_null() && v.as_f64() != Some(0.0))
+                {
+                    cx.container(
+                        Check::HostPorts,
+                        c,
+                        "ports[*].hostPort",
+                        text(hp),
+                        format!("container {} uses hostPort {}", quoted(c.name), text(hp)),
+                    );
                 }
             }
         }
         // /proc mount
-        if let Some(pm) = at(c.value, &["securityContext", "procMount"]).filter(|v| v.as_str() != Some("Default")) {
-            cx.container(Check::ProcMount, c, "securityContext.procMount", text(pm), format!("container {} must not set securityContext.procMount to {}", quoted(c.name), quoted(&text(pm))));
+        if let Some(pm) =
+            at(c.value, &["securityContext", "procMount"]).filter(|v| v.as_str() != Some("Default"))
+        {
+            cx.container(
+                Check::ProcMount,
+                c,
+                "securityContext.procMount",
+                text(pm),
+                format!(
+                    "container {} must not set securityContext.procMount to {}",
+                    quoted(c.name),
+                    quoted(&text(pm))
+                ),
+            );
         }
     }
     // HostPath volumes
@@ -252,7 +340,12 @@ fn baseline(cx: &mut Ctx<'_>, version: Version, metadata: &Value) {
         for v in vols {
             if v.get("hostPath").is_some_and(|h| !h.is_null()) {
                 let name = v.get("name").map(text).unwrap_or_default();
-                cx.pod(Check::HostPathVolumes, "volumes[*].hostPath", name.clone(), format!("volume {}", quoted(&name)));
+                cx.pod(
+                    Check::HostPathVolumes,
+                    "volumes[*].hostPath",
+                    name.clone(),
+                    format!("volume {}", quoted(&name)),
+                );
             }
         }
     }
@@ -262,17 +355,35 @@ fn baseline(cx: &mut Ctx<'_>, version: Version, metadata: &Value) {
             if let Some(cname) = k.strip_prefix("container.apparmor.security.beta.kubernetes.io/") {
                 let val = text(v);
                 if !(val.is_empty() || val == "runtime/default" || val.starts_with("localhost/")) {
-                    let image = cs.iter().find(|c| c.name == cname).map(|c| c.image.to_string());
-                    cx.out.push(Finding { check: Check::AppArmor, image, field: "metadata.annotations".into(), value: val.clone(), detail: format!("{k}={val:?}") });
+                    let image = cs
+                        .iter()
+                        .find(|c| c.name == cname)
+                        .map(|c| c.image.to_string());
+                    cx.out.push(Finding {
+                        check: Check::AppArmor,
+                        image,
+                        field: "metadata.annotations".into(),
+                        value: val.clone(),
+                        detail: format!("{k}={val:?}"),
+                    });
                 }
             }
         }
     }
-    if at(spec, &["securityContext", "appArmorProfile", "type"]).and_then(Value::as_str) == Some("Unconfined") {
-        cx.pod(Check::AppArmor, "securityContext.appArmorProfile.type", "Unconfined".into(), "pod must not set securityContext.appArmorProfile.type to \"Unconfined\"".into());
+    if at(spec, &["securityContext", "appArmorProfile", "type"]).and_then(Value::as_str)
+        == Some("Unconfined")
+    {
+        cx.pod(
+            Check::AppArmor,
+            "securityContext.appArmorProfile.type",
+            "Unconfined".into(),
+            "pod must not set securityContext.appArmorProfile.type to \"Unconfined\"".into(),
+        );
     }
     for c in &cs {
-        if at(c.value, &["securityContext", "appArmorProfile", "type"]).and_then(Value::as_str) == Some("Unconfined") {
+        if at(c.value, &["securityContext", "appArmorProfile", "type"]).and_then(Value::as_str)
+            == Some("Unconfined")
+        {
             cx.container(Check::AppArmor, c, "securityContext.appArmorProfile.type", "Unconfined".into(), format!("container {} must not set securityContext.appArmorProfile.type to \"Unconfined\"", quoted(c.name)));
         }
     }
@@ -283,18 +394,29 @@ fn baseline(cx: &mut Ctx<'_>, version: Version, metadata: &Value) {
     }
     let selinux = |cx: &mut Ctx<'_>, opts: Option<&Value>, who: Option<&Container<'_>>| {
         let Some(opts) = opts else { return };
-        for (field, allowed) in [("type", &types[..]), ("user", &[""][..]), ("role", &[""][..])] {
+        for (field, allowed) in [
+            ("type", &types[..]),
+            ("user", &[""][..]),
+            ("role", &[""][..]),
+        ] {
             if let Some(v) = opts.get(field).filter(|v| !v.is_null()) {
                 let val = text(v);
                 if !allowed.contains(&val.as_str()) {
                     let path = format!("securityContext.seLinuxOptions.{field}");
                     match who {
                         Some(c) => {
-                            let d = format!("container {} set forbidden securityContext.seLinuxOptions: {field} {}", quoted(c.name), quoted(&val));
+                            let d = format!(
+                                "container {} set forbidden securityContext.seLinuxOptions: {field} {}",
+                                quoted(c.name),
+                                quoted(&val)
+                            );
                             cx.container(Check::SeLinux, c, &path, val, d);
                         }
                         None => {
-                            let d = format!("pod set forbidden securityContext.seLinuxOptions: {field} {}", quoted(&val));
+                            let d = format!(
+                                "pod set forbidden securityContext.seLinuxOptions: {field} {}",
+                                quoted(&val)
+                            );
                             cx.pod(Check::SeLinux, &path, val, d);
                         }
                     }
@@ -304,15 +426,28 @@ fn baseline(cx: &mut Ctx<'_>, version: Version, metadata: &Value) {
     };
     selinux(cx, at(spec, &["securityContext", "seLinuxOptions"]), None);
     for c in &cs {
-        selinux(cx, at(c.value, &["securityContext", "seLinuxOptions"]), Some(c));
+        selinux(
+            cx,
+            at(c.value, &["securityContext", "seLinuxOptions"]),
+            Some(c),
+        );
     }
     // Seccomp (baseline): Unconfined is forbidden (fields since v1.19, annotations before).
     if version.at_least(19) {
-        if at(spec, &["securityContext", "seccompProfile", "type"]).and_then(Value::as_str) == Some("Unconfined") {
-            cx.pod(Check::SeccompBaseline, "securityContext.seccompProfile.type", "Unconfined".into(), "pod must not set securityContext.seccompProfile.type to \"Unconfined\"".into());
+        if at(spec, &["securityContext", "seccompProfile", "type"]).and_then(Value::as_str)
+            == Some("Unconfined")
+        {
+            cx.pod(
+                Check::SeccompBaseline,
+                "securityContext.seccompProfile.type",
+                "Unconfined".into(),
+                "pod must not set securityContext.seccompProfile.type to \"Unconfined\"".into(),
+            );
         }
         for c in &cs {
-            if at(c.value, &["securityContext", "seccompProfile", "type"]).and_then(Value::as_str) == Some("Unconfined") {
+            if at(c.value, &["securityContext", "seccompProfile", "type"]).and_then(Value::as_str)
+                == Some("Unconfined")
+            {
                 cx.container(Check::SeccompBaseline, c, "securityContext.seccompProfile.type", "Unconfined".into(), format!("container {} must not set securityContext.seccompProfile.type to \"Unconfined\"", quoted(c.name)));
             }
         }
@@ -321,7 +456,13 @@ fn baseline(cx: &mut Ctx<'_>, version: Version, metadata: &Value) {
             let pod_key = k == "seccomp.security.alpha.kubernetes.io/pod";
             let container_key = k.starts_with("container.seccomp.security.alpha.kubernetes.io/");
             if (pod_key || container_key) && text(v) == "unconfined" {
-                cx.out.push(Finding { check: Check::SeccompBaseline, image: None, field: "metadata.annotations".into(), value: text(v), detail: format!("{k}=\"unconfined\"") });
+                cx.out.push(Finding {
+                    check: Check::SeccompBaseline,
+                    image: None,
+                    field: "metadata.annotations".into(),
+                    value: text(v),
+                    detail: format!("{k}=\"unconfined\""),
+                });
             }
         }
     }
@@ -331,7 +472,12 @@ fn baseline(cx: &mut Ctx<'_>, version: Version, metadata: &Value) {
         for s in sysctls {
             let name = s.get("name").map(text).unwrap_or_default();
             if !safe.contains(&name.as_str()) {
-                cx.pod(Check::Sysctls, "securityContext.sysctls[*].name", name.clone(), name);
+                cx.pod(
+                    Check::Sysctls,
+                    "securityContext.sysctls[*].name",
+                    name.clone(),
+                    name,
+                );
             }
         }
     }
@@ -354,7 +500,16 @@ fn restricted(cx: &mut Ctx<'_>, version: Version) {
                 if k == "name" || val.is_null() || RESTRICTED_VOLUME_SOURCES.contains(&k.as_str()) {
                     continue;
                 }
-                cx.pod(Check::RestrictedVolumes, "volumes[*]", k.clone(), format!("volume {} uses restricted volume type {}", quoted(&name), quoted(k)));
+                cx.pod(
+                    Check::RestrictedVolumes,
+                    "volumes[*]",
+                    k.clone(),
+                    format!(
+                        "volume {} uses restricted volume type {}",
+                        quoted(&name),
+                        quoted(k)
+                    ),
+                );
             }
         }
     }
@@ -364,25 +519,57 @@ fn restricted(cx: &mut Ctx<'_>, version: Version) {
             let v = at(c.value, &["securityContext", "allowPrivilegeEscalation"]);
             if v != Some(&Value::Bool(false)) {
                 let value = v.map(text).unwrap_or_else(|| "null".into());
-                cx.container(Check::AllowPrivilegeEscalation, c, "securityContext.allowPrivilegeEscalation", value, format!("container {} must set securityContext.allowPrivilegeEscalation=false", quoted(c.name)));
+                cx.container(
+                    Check::AllowPrivilegeEscalation,
+                    c,
+                    "securityContext.allowPrivilegeEscalation",
+                    value,
+                    format!(
+                        "container {} must set securityContext.allowPrivilegeEscalation=false",
+                        quoted(c.name)
+                    ),
+                );
             }
         }
     }
     // Running as non-root: pod-level true covers containers that do not set false.
     let pod_non_root = at(spec, &["securityContext", "runAsNonRoot"]);
     if pod_non_root == Some(&Value::Bool(false)) {
-        cx.pod(Check::RunAsNonRoot, "securityContext.runAsNonRoot", "false".into(), "pod must not set securityContext.runAsNonRoot=false".into());
+        cx.pod(
+            Check::RunAsNonRoot,
+            "securityContext.runAsNonRoot",
+            "false".into(),
+            "pod must not set securityContext.runAsNonRoot=false".into(),
+        );
     }
     for c in &cs {
         match at(c.value, &["securityContext", "runAsNonRoot"]) {
             Some(Value::Bool(true)) => {}
             Some(v @ Value::Bool(false)) => {
-                cx.container(Check::RunAsNonRoot, c, "securityContext.runAsNonRoot", text(v), format!("container {} must not set securityContext.runAsNonRoot=false", quoted(c.name)));
+                cx.container(
+                    Check::RunAsNonRoot,
+                    c,
+                    "securityContext.runAsNonRoot",
+                    text(v),
+                    format!(
+                        "container {} must not set securityContext.runAsNonRoot=false",
+                        quoted(c.name)
+                    ),
+                );
             }
             other => {
                 if pod_non_root != Some(&Value::Bool(true)) {
                     let value = other.map(text).unwrap_or_else(|| "null".into());
-                    cx.container(Check::RunAsNonRoot, c, "securityContext.runAsNonRoot", value, format!("pod or container {} must set securityContext.runAsNonRoot=true", quoted(c.name)));
+                    cx.container(
+                        Check::RunAsNonRoot,
+                        c,
+                        "securityContext.runAsNonRoot",
+                        value,
+                        format!(
+                            "pod or container {} must set securityContext.runAsNonRoot=true",
+                            quoted(c.name)
+                        ),
+                    );
                 }
             }
         }
@@ -391,21 +578,45 @@ fn restricted(cx: &mut Ctx<'_>, version: Version) {
     if version.at_least(23) {
         let is_zero = |v: Option<&Value>| v.is_some_and(|v| v.as_f64() == Some(0.0));
         if is_zero(at(spec, &["securityContext", "runAsUser"])) {
-            cx.pod(Check::RunAsUser, "securityContext.runAsUser", "0".into(), "pod must not set runAsUser=0".into());
+            cx.pod(
+                Check::RunAsUser,
+                "securityContext.runAsUser",
+                "0".into(),
+                "pod must not set runAsUser=0".into(),
+            );
         }
         for c in &cs {
             if is_zero(at(c.value, &["securityContext", "runAsUser"])) {
-                cx.container(Check::RunAsUser, c, "securityContext.runAsUser", "0".into(), format!("container {} must not set runAsUser=0", quoted(c.name)));
+                cx.container(
+                    Check::RunAsUser,
+                    c,
+                    "securityContext.runAsUser",
+                    "0".into(),
+                    format!("container {} must not set runAsUser=0", quoted(c.name)),
+                );
             }
         }
     }
     // Seccomp (restricted, v1.19+): RuntimeDefault or Localhost at pod level or on every container.
     if version.at_least(19) && !windows_exempt {
-        let ok = |v: Option<&Value>| matches!(v.and_then(Value::as_str), Some("RuntimeDefault" | "Localhost"));
+        let ok = |v: Option<&Value>| {
+            matches!(
+                v.and_then(Value::as_str),
+                Some("RuntimeDefault" | "Localhost")
+            )
+        };
         let pod_type = at(spec, &["securityContext", "seccompProfile", "type"]);
         if pod_type.is_some() && !ok(pod_type) {
             let val = pod_type.map(text).unwrap_or_default();
-            cx.pod(Check::SeccompRestricted, "securityContext.seccompProfile.type", val.clone(), format!("pod must not set securityContext.seccompProfile.type to {}", quoted(&val)));
+            cx.pod(
+                Check::SeccompRestricted,
+                "securityContext.seccompProfile.type",
+                val.clone(),
+                format!(
+                    "pod must not set securityContext.seccompProfile.type to {}",
+                    quoted(&val)
+                ),
+            );
         }
         for c in &cs {
             let t = at(c.value, &["securityContext", "seccompProfile", "type"]);
@@ -413,7 +624,17 @@ fn restricted(cx: &mut Ctx<'_>, version: Version) {
                 Some(_) if ok(t) => {}
                 Some(v) => {
                     let val = text(v);
-                    cx.container(Check::SeccompRestricted, c, "securityContext.seccompProfile.type", val.clone(), format!("container {} must not set securityContext.seccompProfile.type to {}", quoted(c.name), quoted(&val)));
+                    cx.container(
+                        Check::SeccompRestricted,
+                        c,
+                        "securityContext.seccompProfile.type",
+                        val.clone(),
+                        format!(
+                            "container {} must not set securityContext.seccompProfile.type to {}",
+                            quoted(c.name),
+                            quoted(&val)
+                        ),
+                    );
                 }
                 None if ok(pod_type) => {}
                 None => {
@@ -425,11 +646,23 @@ fn restricted(cx: &mut Ctx<'_>, version: Version) {
     // Capabilities (restricted, v1.22+): drop ALL, add only NET_BIND_SERVICE.
     if version.at_least(22) && !windows_exempt {
         for c in &cs {
-            let drops = at(c.value, &["securityContext", "capabilities", "drop"]).and_then(Value::as_array);
+            let drops =
+                at(c.value, &["securityContext", "capabilities", "drop"]).and_then(Value::as_array);
             if !drops.is_some_and(|d| d.iter().any(|x| x.as_str() == Some("ALL"))) {
-                cx.container(Check::CapabilitiesRestricted, c, "securityContext.capabilities.drop", "null".into(), format!("container {} must set securityContext.capabilities.drop=[\"ALL\"]", quoted(c.name)));
+                cx.container(
+                    Check::CapabilitiesRestricted,
+                    c,
+                    "securityContext.capabilities.drop",
+                    "null".into(),
+                    format!(
+                        "container {} must set securityContext.capabilities.drop=[\"ALL\"]",
+                        quoted(c.name)
+                    ),
+                );
             }
-            if let Some(adds) = at(c.value, &["securityContext", "capabilities", "add"]).and_then(Value::as_array) {
+            if let Some(adds) =
+                at(c.value, &["securityContext", "capabilities", "add"]).and_then(Value::as_array)
+            {
                 for cap in adds {
                     let cap = text(cap);
                     if cap != "NET_BIND_SERVICE" {

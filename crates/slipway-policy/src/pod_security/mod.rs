@@ -87,7 +87,10 @@ pub struct PodSecurityError {
 }
 
 fn err(path: impl Into<String>, reason: impl Into<String>) -> PodSecurityError {
-    PodSecurityError { path: path.into(), reason: reason.into() }
+    PodSecurityError {
+        path: path.into(),
+        reason: reason.into(),
+    }
 }
 
 /// The control names Kyverno accepts in `exclude[].controlName`.
@@ -117,7 +120,12 @@ impl PodSecurityRule {
             Some("privileged") => Level::Privileged,
             Some("baseline") => Level::Baseline,
             Some("restricted") => Level::Restricted,
-            Some(other) => return Err(err("level", format!("unknown level {other:?} (privileged, baseline or restricted)"))),
+            Some(other) => {
+                return Err(err(
+                    "level",
+                    format!("unknown level {other:?} (privileged, baseline or restricted)"),
+                ));
+            }
             None => return Err(err("level", "missing level")),
         };
         let version = match map.get("version") {
@@ -127,7 +135,9 @@ impl PodSecurityRule {
                 let minor = s
                     .strip_prefix("v1.")
                     .and_then(|m| m.parse::<u32>().ok())
-                    .ok_or_else(|| err("version", format!("{s:?} is not \"latest\" or v1.<minor>")))?;
+                    .ok_or_else(|| {
+                        err("version", format!("{s:?} is not \"latest\" or v1.<minor>"))
+                    })?;
                 Version::V1(minor)
             }
             Some(_) => return Err(err("version", "must be a string")),
@@ -142,7 +152,11 @@ impl PodSecurityRule {
             }
             Some(_) => return Err(err("exclude", "must be a list")),
         }
-        Ok(PodSecurityRule { level, version, exclude })
+        Ok(PodSecurityRule {
+            level,
+            version,
+            exclude,
+        })
     }
 }
 
@@ -170,7 +184,10 @@ fn parse_exclusion(item: &Value, path: &str) -> Result<Exclusion, PodSecurityErr
         .and_then(Value::as_str)
         .ok_or_else(|| err(format!("{path}.controlName"), "missing controlName"))?;
     if !CONTROL_NAMES.contains(&control_name) {
-        return Err(err(format!("{path}.controlName"), format!("unknown control {control_name:?}")));
+        return Err(err(
+            format!("{path}.controlName"),
+            format!("unknown control {control_name:?}"),
+        ));
     }
     let restricted_field = match map.get("restrictedField") {
         None | Some(Value::Null) => None,
@@ -187,10 +204,16 @@ fn parse_exclusion(item: &Value, path: &str) -> Result<Exclusion, PodSecurityErr
 
 /// Runs the checks of the rule's level and version on a pod (or pod template) and returns
 /// the controls that fail after exclusions; empty means the rule passes.
-pub fn evaluate(rule: &PodSecurityRule, pod_metadata: &Value, pod_spec: &Value) -> Vec<PssViolation> {
+pub fn evaluate(
+    rule: &PodSecurityRule,
+    pod_metadata: &Value,
+    pod_spec: &Value,
+) -> Vec<PssViolation> {
     let findings = checks::run(rule.level, rule.version, pod_metadata, pod_spec);
-    let kept: Vec<checks::Finding> =
-        findings.into_iter().filter(|f| !rule.exclude.iter().any(|e| excludes(e, f))).collect();
+    let kept: Vec<checks::Finding> = findings
+        .into_iter()
+        .filter(|f| !rule.exclude.iter().any(|e| excludes(e, f)))
+        .collect();
     checks::violations(&kept)
 }
 
@@ -202,7 +225,11 @@ fn excludes(exclusion: &Exclusion, finding: &checks::Finding) -> bool {
         let Some(image) = &finding.image else {
             return false;
         };
-        if !exclusion.images.iter().any(|p| crate::wildcard::matches(p, image)) {
+        if !exclusion
+            .images
+            .iter()
+            .any(|p| crate::wildcard::matches(p, image))
+        {
             return false;
         }
     }
@@ -210,7 +237,7 @@ fn excludes(exclusion: &Exclusion, finding: &checks::Finding) -> bool {
         None => true,
         Some(field) => {
             field_matches(field, &finding.field)
-                && (exclusion.values.is_empty() || exclusion.values.iter().any(|v| *v == finding.value))
+                && (exclusion.values.is_empty() || exclusion.values.contains(&finding.value))
         }
     }
 }
