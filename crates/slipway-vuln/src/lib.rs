@@ -4,4 +4,9 @@
 //!
 //! Engines here never print and never touch the network.
 
+pub mod cvss;
+pub mod inventory;
+pub mod matching;
+pub mod osv;
+pub mod scan;
 pub mod version;
