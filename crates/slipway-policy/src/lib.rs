@@ -26,6 +26,7 @@
 //! - [`kyverno_test`]: the `kyverno-test.yaml` runner.
 
 pub mod autogen;
+pub mod cel;
 pub mod conditions;
 pub mod duration;
 pub mod engine;

@@ -6,9 +6,9 @@
 //! one of validate/mutate/generate/verifyImages, condition operators are known,
 //! JMESPath expressions parse, background policies do not read user
 //! information. A policy that fails is reported with its file, line, rule and
-//! field path. CEL-based kinds are recognised and returned as
-//! [`LoadedPolicy::Unsupported`] so callers can report them instead of
-//! silently dropping them.
+//! field path. CEL-based kinds are loaded by [`crate::cel`]
+//! into [`LoadedPolicy::Cel`]; kinds nobody evaluates (MutatingAdmissionPolicy)
+//! become [`LoadedPolicy::Unsupported`] so callers can report them.
 //!
 //! Patterns, overlays and conditions stay JSON values: the evaluators walk
 //! them directly. What is expensive to redo per request (autogen expansion,
@@ -24,8 +24,12 @@ use slipway_model::SourceLocation;
 /// A policy as loaded from a document.
 #[derive(Debug, Clone)]
 pub enum LoadedPolicy {
-    /// A `kyverno.io` ClusterPolicy or Policy the engine evaluates.
+    /// A `kyverno.io` ClusterPolicy or Policy the engine evaluates (its
+    /// `validate.cel` rules included).
     Kyverno(Box<Policy>),
+    /// A CEL policy kind (ValidatingPolicy, MutatingPolicy, GeneratingPolicy,
+    /// ValidatingAdmissionPolicy), evaluated by [`crate::cel`].
+    Cel(Box<crate::cel::CelPolicy>),
     /// A policy kind (or a rule type) this engine cannot evaluate yet.
     Unsupported {
         /// `apiVersion`'s kind, e.g. `ValidatingPolicy`.
@@ -52,6 +56,7 @@ impl LoadedPolicy {
     pub fn name(&self) -> &str {
         match self {
             Self::Kyverno(p) => &p.name,
+            Self::Cel(p) => &p.name,
             Self::Unsupported { name, .. } | Self::Invalid { name, .. } => name,
         }
     }

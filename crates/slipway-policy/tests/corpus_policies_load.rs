@@ -42,9 +42,7 @@ fn corpus_cluster_policies_load() {
     let mut loaded = 0;
     for suite in index["suites"].as_array().unwrap() {
         let family = suite["family"].as_str().unwrap();
-        if family != "cpol" && family != "cpol-cel" {
-            continue;
-        }
+
         for f in suite["files"].as_array().unwrap() {
             let f = f.as_str().unwrap();
             if f.contains("/.kyverno-test/") || f.contains("/.chainsaw-test/") {
@@ -53,8 +51,8 @@ fn corpus_cluster_policies_load() {
             let docs = slipway_manifests::load_path(&root.join(f)).unwrap();
             for p in load_policies_lenient(&docs) {
                 match (&p, family) {
-                    (LoadedPolicy::Kyverno(_), "cpol")
-                    | (LoadedPolicy::Unsupported { .. }, "cpol-cel") => loaded += 1,
+                    (LoadedPolicy::Kyverno(_), "cpol" | "cpol-cel")
+                    | (LoadedPolicy::Cel(_), "vpol" | "mpol" | "gpol") => loaded += 1,
                     (LoadedPolicy::Invalid { error, .. }, _) => panic!("{f}: {error}"),
                     (other, _) => panic!("{f}: unexpected {other:?}"),
                 }

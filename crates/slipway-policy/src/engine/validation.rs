@@ -47,6 +47,12 @@ pub(crate) fn validate_rule(
     resource: &Value,
 ) -> Option<Outcome> {
     let v = rule.validate.as_ref()?;
+    if v.cel.is_some() {
+        let inputs = crate::cel::CelInputs::default();
+        let (status, message) =
+            crate::cel::cluster::validate_rule(rule, run.req, resource, &inputs);
+        return Some(Outcome { status, message });
+    }
     if let Some(vals) = run.values.rules.get(&rule.name) {
         super::context::inject(&mut run.ctx, vals);
     }

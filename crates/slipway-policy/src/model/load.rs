@@ -55,15 +55,20 @@ pub fn load_policy(doc: &Document) -> Option<LoadedPolicy> {
     };
     match (group, kind) {
         ("kyverno.io", "ClusterPolicy" | "Policy") => {}
-        ("policies.kyverno.io", _) => {
-            return Some(unsupported(format!(
-                "{kind} ({api_version}) is a CEL policy kind, which this engine does not evaluate yet"
-            )));
+        ("policies.kyverno.io", _)
+        | ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+            return Some(match crate::cel::policy::load(doc) {
+                Some(Ok(p)) => LoadedPolicy::Cel(Box::new(p)),
+                Some(Err(e)) => LoadedPolicy::Invalid {
+                    name: name.clone(),
+                    error: Box::new(e),
+                },
+                None => unsupported(format!(
+                    "{kind} ({api_version}) is a CEL policy kind this engine does not evaluate yet"
+                )),
+            });
         }
-        (
-            "admissionregistration.k8s.io",
-            "ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy",
-        ) => {
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy") => {
             return Some(unsupported(format!(
                 "{kind} is a CEL admission policy, which this engine does not evaluate yet"
             )));
@@ -121,16 +126,20 @@ pub fn load_policy(doc: &Document) -> Option<LoadedPolicy> {
             ));
         }
     };
-    if let Some((i, r)) = spec
-        .rules
-        .iter()
-        .enumerate()
-        .find(|(_, r)| r.validate.as_ref().is_some_and(|v| v.cel.is_some()))
-    {
-        return Some(unsupported(format!(
-            "rule {:?} (spec.rules[{i}]) uses validate.cel, which this engine does not evaluate yet",
-            r.name
-        )));
+    // CEL expressions are compiled now so a broken one is reported with its
+    // rule, field and position instead of failing every evaluation.
+    for (i, r) in spec.rules.iter().enumerate() {
+        let has_cel = r.validate.as_ref().is_some_and(|v| v.cel.is_some());
+        if (has_cel || r.cel_preconditions.is_some())
+            && let Err(e) = crate::cel::cluster::check_rule(r)
+        {
+            return Some(invalid(
+                format!("spec.rules[{i}].{}", e.path),
+                Some(r.name.clone()),
+                e.message,
+                "fix the CEL expression; see https://kubernetes.io/docs/reference/using-api/cel/",
+            ));
+        }
     }
     let annotations: BTreeMap<String, String> = obj
         .pointer("/metadata/annotations")
@@ -686,19 +695,38 @@ mod tests {
     }
 
     #[test]
-    fn cel_kinds_are_unsupported() {
+    fn cel_kinds_load() {
         let y = "apiVersion: policies.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata:\n  name: v\nspec: {}\n";
-        assert!(matches!(
-            load_policy(&doc(y)),
-            Some(LoadedPolicy::Unsupported { .. })
-        ));
+        assert!(matches!(load_policy(&doc(y)), Some(LoadedPolicy::Cel(_))));
         let y = format!(
-            "{HEAD}  rules:\n  - name: r\n    match:\n      resources:\n        kinds: [Pod]\n    validate:\n      cel:\n        expressions: []\n"
+            "{HEAD}  rules:\n  - name: r\n    match:\n      resources:\n        kinds: [Pod]\n    validate:\n      cel:\n        expressions:\n        - expression: has(object.spec)\n"
         );
         assert!(matches!(
             load_policy(&doc(&y)),
-            Some(LoadedPolicy::Unsupported { .. })
+            Some(LoadedPolicy::Kyverno(_))
         ));
+    }
+
+    #[test]
+    fn cel_compile_errors_name_rule_field_and_position() {
+        let y = format!(
+            "{HEAD}  rules:\n  - name: r\n    match:\n      resources:\n        kinds: [Pod]\n    validate:\n      cel:\n        expressions:\n        - expression: object.spec.(\n"
+        );
+        let Some(LoadedPolicy::Invalid { error, .. }) = load_policy(&doc(&y)) else {
+            panic!("expected a load error");
+        };
+        assert_eq!(error.rule.as_deref(), Some("r"));
+        assert_eq!(
+            error.path,
+            "spec.rules[0].validate.cel.expressions[0].expression"
+        );
+        assert!(error.message.contains("object.spec.("), "{}", error.message);
+        assert!(error.message.contains("column"), "{}", error.message);
+        let y = "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata:\n  name: v\nspec:\n  validations:\n  - expression: '1 +'\n";
+        let Some(LoadedPolicy::Invalid { error, .. }) = load_policy(&doc(y)) else {
+            panic!("expected a load error");
+        };
+        assert_eq!(error.path, "spec.validations[0].expression");
     }
 
     #[test]
