@@ -108,7 +108,8 @@ impl Advisories {
         db
     }
 
-    fn candidates(&self, ecosystem: &str, name: &str) -> impl Iterator<Item = &Record> {
+    /// The records that name a package, by (ecosystem base, lookup name).
+    pub fn candidates(&self, ecosystem: &str, name: &str) -> impl Iterator<Item = &Record> {
         let key = (
             EcosystemName::parse(ecosystem).base,
             lookup_name(ecosystem, name),
@@ -118,6 +119,37 @@ impl Advisories {
             .into_iter()
             .flatten()
             .map(|&i| &self.records[i])
+    }
+}
+
+/// A set of advisories the matcher can ask for the records naming a package.
+pub trait AdvisoryLookup {
+    /// Why a lookup failed (a database read error; never "not found").
+    type Error;
+
+    /// Call `f` with every record naming the package `name` of `ecosystem`.
+    ///
+    /// # Errors
+    /// When the records cannot be read: a scan must then fail, not pass.
+    fn visit(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        f: &mut dyn FnMut(&Record),
+    ) -> Result<(), Self::Error>;
+}
+
+impl AdvisoryLookup for Advisories {
+    type Error = std::convert::Infallible;
+
+    fn visit(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        f: &mut dyn FnMut(&Record),
+    ) -> Result<(), Self::Error> {
+        self.candidates(ecosystem, name).for_each(f);
+        Ok(())
     }
 }
 
@@ -284,8 +316,24 @@ fn usable_version(v: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Match every package against `db`. `now` (RFC 3339) decides withdrawals.
+/// Match every package against the in-memory `db`. `now` (RFC 3339) decides withdrawals.
 pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
+    match scan_in(packages, db, now) {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// Match every package against any [`AdvisoryLookup`] (the on-disk database).
+///
+/// # Errors
+/// When the lookup fails; no partial result is returned, so a damaged
+/// database never reads as "no vulnerabilities".
+pub fn scan_in<L: AdvisoryLookup>(
+    packages: &[Package],
+    db: &L,
+    now: &str,
+) -> Result<ScanResult, L::Error> {
     let mut result = ScanResult::default();
     let mut seen: BTreeMap<(String, String, String, String), ()> = BTreeMap::new();
     for p in packages {
@@ -309,9 +357,10 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
             name: p.lookup_name(),
             version,
         };
-        for record in db.candidates(&p.ecosystem, p.lookup_name()) {
+        let findings = &mut result.findings;
+        db.visit(&p.ecosystem, p.lookup_name(), &mut |record: &Record| {
             let Verdict::Affected(reason) = evaluate(record, &query, now) else {
-                continue;
+                return;
             };
             // Binary packages of one source package are reported once.
             let key = (
@@ -321,7 +370,7 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
                 version.to_owned(),
             );
             if seen.insert(key, ()).is_some() {
-                continue;
+                return;
             }
             let (level, cvss) = severity(record, reason.affected_index);
             let primary_url = record
@@ -336,7 +385,7 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
                 .and_then(|a| a.package.as_ref())
                 .map(|pk| pk.ecosystem.clone())
                 .unwrap_or_default();
-            result.findings.push(Finding {
+            findings.push(Finding {
                 vulnerability_id: record.id.clone(),
                 aliases: record.aliases.clone(),
                 pkg_name: p.name.clone(),
@@ -360,7 +409,7 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
                     range: reason,
                 },
             });
-        }
+        })?;
     }
-    result
+    Ok(result)
 }
