@@ -9,5 +9,7 @@ pub mod db;
 pub mod inventory;
 pub mod matching;
 pub mod osv;
+pub mod report;
 pub mod scan;
+pub mod triage;
 pub mod version;

@@ -223,6 +223,12 @@ pub struct Finding {
     /// Why it matched.
     #[serde(rename = "MatchedBy")]
     pub matched_by: MatchedBy,
+    /// Ids of the records that matched (several once alias groups are merged).
+    #[serde(rename = "MatchedRecords")]
+    pub matched_records: Vec<String>,
+    /// Line of the package entry in `Target`, when the format has lines.
+    #[serde(rename = "Line", skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl Finding {
@@ -246,7 +252,7 @@ pub struct NotAssessed {
 }
 
 /// Result of matching an inventory.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ScanResult {
     /// Findings, one per (vulnerability, source package, version).
     pub findings: Vec<Finding>,
@@ -408,6 +414,8 @@ pub fn scan_in<L: AdvisoryLookup>(
                     lookup_name: p.lookup_name().to_owned(),
                     range: reason,
                 },
+                matched_records: vec![record.id.clone()],
+                line: p.line,
             });
         })?;
     }

@@ -8,6 +8,8 @@ use clap::Subcommand;
 
 use crate::exit::Exit;
 
+pub mod db;
+pub mod inventory;
 pub mod policy;
 pub mod scan;
 pub mod vuln;
@@ -24,6 +26,11 @@ pub enum Command {
     /// Vulnerability engine tools (version order checks).
     #[command(subcommand)]
     Vuln(vuln::VulnCommand),
+    /// The offline OSV advisory database: import, status.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+    /// List the packages in an image layout, a directory, a lockfile or an SBOM.
+    Inventory(inventory::InventoryArgs),
 }
 
 /// Runs a command.
@@ -32,5 +39,7 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Policy(c) => policy::run(c),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
+        Command::Db(c) => db::run(c),
+        Command::Inventory(a) => inventory::run(a),
     }
 }
