@@ -9,6 +9,7 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod policy;
+pub mod render;
 pub mod scan;
 pub mod vuln;
 
@@ -18,6 +19,8 @@ pub enum Command {
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Render a target (kustomization or manifest directory) to its manifests, as `kustomize build` does.
+    Render(render::RenderArgs),
     /// Security scans: manifest risk scores (KubeSec rules), secrets in files and Git history.
     #[command(subcommand)]
     Scan(scan::ScanCommand),
@@ -30,6 +33,7 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Policy(c) => policy::run(c),
+        Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
     }
