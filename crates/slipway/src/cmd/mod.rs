@@ -13,6 +13,7 @@ pub mod db;
 pub mod env;
 pub mod inventory;
 pub mod policy;
+pub mod render;
 pub mod scan;
 pub mod vuln;
 
@@ -26,6 +27,8 @@ pub enum Command {
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Render a target (kustomization or manifest directory) to its manifests, as `kustomize build` does.
+    Render(render::RenderArgs),
     /// Security scans: manifest risk scores (KubeSec rules), secrets in files and Git history.
     #[command(subcommand)]
     Scan(scan::ScanCommand),
@@ -45,6 +48,7 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::App(a) => app::run(a),
         Command::Env(a) => env::run(a),
         Command::Policy(c) => policy::run(c),
+        Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
         Command::Db(c) => db::run(c),
