@@ -13,6 +13,7 @@ pub mod env;
 pub mod policy;
 pub mod scan;
 pub mod vuln;
+pub mod webhook;
 
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
@@ -30,6 +31,9 @@ pub enum Command {
     /// Vulnerability engine tools (version order checks).
     #[command(subcommand)]
     Vuln(vuln::VulnCommand),
+    /// The admission webhook: print its Kubernetes registration manifests.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// Runs a command.
@@ -40,5 +44,6 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Policy(c) => policy::run(c),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
+        Command::Webhook(c) => webhook::run(c),
     }
 }
