@@ -9,8 +9,11 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod app;
+pub mod db;
 pub mod env;
+pub mod inventory;
 pub mod policy;
+pub mod render;
 pub mod scan;
 pub mod vuln;
 pub mod webhook;
@@ -25,6 +28,8 @@ pub enum Command {
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Render a target (kustomization or manifest directory) to its manifests, as `kustomize build` does.
+    Render(render::RenderArgs),
     /// Security scans: manifest risk scores (KubeSec rules), secrets in files and Git history.
     #[command(subcommand)]
     Scan(scan::ScanCommand),
@@ -34,6 +39,11 @@ pub enum Command {
     /// The admission webhook: print its Kubernetes registration manifests.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// The offline OSV advisory database: import, status.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+    /// List the packages in an image layout, a directory, a lockfile or an SBOM.
+    Inventory(inventory::InventoryArgs),
 }
 
 /// Runs a command.
@@ -42,8 +52,11 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::App(a) => app::run(a),
         Command::Env(a) => env::run(a),
         Command::Policy(c) => policy::run(c),
+        Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
         Command::Webhook(c) => webhook::run(c),
+        Command::Db(c) => db::run(c),
+        Command::Inventory(a) => inventory::run(a),
     }
 }
