@@ -37,6 +37,13 @@ pub enum ScanCommand {
     /// redacted; the secret itself is never printed. Exit status: 0 when nothing is found
     /// (after the baseline), 1 when secrets are found, 2 when an input could not be read.
     Secrets(SecretsArgs),
+    /// Find known vulnerabilities (OSV advisories from `slipway db import`) in an OCI image
+    /// layout, a directory, a lockfile or an SBOM.
+    ///
+    /// Exit status: 1 when findings remain after --severity, --ignore-unfixed, the ignore
+    /// file and VEX; 2 when the database is missing or older than --max-db-age, the target
+    /// cannot be read, or some inputs were skipped (the rest is still scanned and reported).
+    Vulns(crate::cmd::vuln::VulnsArgs),
 }
 
 /// Output formats of `scan secrets`.
@@ -129,6 +136,7 @@ pub fn run(command: ScanCommand) -> anyhow::Result<Exit> {
     match command {
         ScanCommand::Manifests(args) => manifests(&args),
         ScanCommand::Secrets(args) => secrets(&args),
+        ScanCommand::Vulns(args) => crate::cmd::vuln::scan_vulns(&args),
     }
 }
 
