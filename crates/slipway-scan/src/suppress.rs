@@ -48,9 +48,9 @@ pub enum IgnoreFileError {
     Parse {
         /// The file.
         path: String,
-        /// The parser error (with line and column).
+        /// The parser error (with line and column), boxed: it is large and rare.
         #[source]
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     /// One entry is incomplete or malformed.
     #[error("{path}:{line}: suppression field `{field}` {problem}")]
@@ -223,7 +223,7 @@ impl IgnoreFile {
         } else {
             serde_saphyr::from_str(text).map_err(|source| IgnoreFileError::Parse {
                 path: path.to_string(),
-                source,
+                source: Box::new(source),
             })?
         };
         let mut suppressions = Vec::with_capacity(raw.suppressions.len());
