@@ -5,5 +5,6 @@
 pub mod asn1;
 pub mod digest;
 pub mod keys;
+pub mod layout;
 pub mod legacy;
 pub mod sigstore;
