@@ -9,11 +9,14 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod app;
+pub mod db;
 pub mod env;
+pub mod inventory;
 pub mod policy;
 pub mod render;
 pub mod scan;
 pub mod vuln;
+pub mod webhook;
 
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
@@ -33,6 +36,14 @@ pub enum Command {
     /// Vulnerability engine tools (version order checks).
     #[command(subcommand)]
     Vuln(vuln::VulnCommand),
+    /// The admission webhook: print its Kubernetes registration manifests.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
+    /// The offline OSV advisory database: import, status.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+    /// List the packages in an image layout, a directory, a lockfile or an SBOM.
+    Inventory(inventory::InventoryArgs),
 }
 
 /// Runs a command.
@@ -44,5 +55,8 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
+        Command::Webhook(c) => webhook::run(c),
+        Command::Db(c) => db::run(c),
+        Command::Inventory(a) => inventory::run(a),
     }
 }
