@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slipway_policy::engine::{ContextValues, Engine, LoadedPolicy, Request, load_policies};
+use slipway_policy::engine::{ContextValues, Engine, Request};
+use slipway_policy::model::{LoadedPolicy, load_policies};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -21,9 +21,9 @@ use serde_json::{Map, Value};
 use slipway_model::{Document, ObjectExt, is_cluster_scoped};
 
 use crate::engine::{
-    ContextValues, Engine, EngineResponse, LoadedPolicy, Operation, Request, RuleStatus, UserInfo,
-    load_policies,
+    ContextValues, Engine, EngineResponse, Operation, Request, RuleStatus, UserInfo,
 };
+use crate::model::{LoadedPolicy, Policy, load_policy};
 use spec::{TestFile, UserInfoFile, ValuesFile};
 
 /// The name of a test file.
@@ -222,7 +222,7 @@ struct LoadedResource {
 }
 
 enum SuitePolicy {
-    Kyverno(Box<crate::engine::Policy>),
+    Kyverno(Box<Policy>),
     Unsupported(String),
     Invalid(String),
 }
@@ -248,15 +248,15 @@ impl Suite {
                 {
                     continue;
                 }
-                let entry = match load_policies(std::slice::from_ref(&doc)) {
-                    Ok(mut loaded) if !loaded.is_empty() => match loaded.remove(0) {
-                        LoadedPolicy::Kyverno(p) => SuitePolicy::Kyverno(Box::new(p)),
-                        LoadedPolicy::Unsupported { kind, reason, .. } => {
-                            SuitePolicy::Unsupported(format!("{kind}/{name}: {reason}"))
-                        }
-                    },
-                    Ok(_) => continue,
-                    Err(e) => SuitePolicy::Invalid(e.to_string()),
+                let entry = match load_policy(&doc) {
+                    Some(LoadedPolicy::Kyverno(p)) => SuitePolicy::Kyverno(p),
+                    Some(LoadedPolicy::Unsupported { kind, reason, .. }) => {
+                        SuitePolicy::Unsupported(format!("{kind}/{name}: {reason}"))
+                    }
+                    Some(LoadedPolicy::Invalid { error, .. }) => {
+                        SuitePolicy::Invalid(error.to_string())
+                    }
+                    None => continue,
                 };
                 policies.push((name, entry));
             }
@@ -318,68 +318,15 @@ impl Suite {
     }
 
     fn namespace_labels(&self, ns: Option<&str>) -> Option<Map<String, Value>> {
-        let ns = ns?;
-        for n in &self.values.namespaces {
-            if n.name() == ns {
-                return Some(n.labels().cloned().unwrap_or_default());
-            }
-        }
-        self.values
-            .namespace_selector
-            .iter()
-            .find(|s| s.name == ns)
-            .map(|s| s.labels.clone())
+        self.values.namespace_labels(ns?)
     }
 
     fn context_values(&self, policy: &str, resource: &str) -> ContextValues {
-        let mut cv = ContextValues {
-            global: self
-                .values
-                .global_values
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            ..ContextValues::default()
-        };
-        for p in self.values.policies.iter().filter(|p| p.name == policy) {
-            for r in p.resources.iter().filter(|r| r.name == resource) {
-                cv.resource
-                    .extend(r.values.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            for rule in &p.rules {
-                cv.rules.entry(rule.name.clone()).or_default().extend(
-                    rule.values.iter().map(|(k, v)| (k.clone(), v.clone())),
-                );
-                if !rule.foreach_values.is_empty() {
-                    cv.foreach.entry(rule.name.clone()).or_default().extend(
-                        rule.foreach_values
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone())),
-                    );
-                }
-            }
-        }
-        cv
+        self.values.context_values(policy, resource)
     }
 
-    /// The operation for `policy` on a resource: an entry's `operation`, else
-    /// `request.operation` from the resource's values, the global values or a
-    /// rule's values, else CREATE.
     fn operation(&self, cv: &ContextValues, forced: Option<Operation>) -> Operation {
-        if let Some(op) = forced {
-            return op;
-        }
-        let lookup = |vals: &[(String, Value)]| {
-            vals.iter()
-                .rev()
-                .find(|(k, _)| k == "request.operation")
-                .and_then(|(_, v)| v.as_str())
-                .and_then(Operation::parse)
-        };
-        lookup(&cv.resource)
-            .or_else(|| lookup(&cv.global))
-            .or_else(|| cv.rules.values().find_map(|v| lookup(v)))
-            .unwrap_or_default()
+        forced.unwrap_or_else(|| spec::operation_of(cv))
     }
 
     fn request(&self, object: &Value, op: Operation) -> Request {

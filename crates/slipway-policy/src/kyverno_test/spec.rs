@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::engine::{ContextValues, Operation};
+
 /// A `kind: Test` document.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
@@ -177,4 +179,69 @@ pub struct UserInfoFile {
     pub cluster_roles: Vec<String>,
     /// `username`, `groups`, `uid`.
     pub user_info: Value,
+}
+
+impl ValuesFile {
+    /// The values for `policy` evaluated on the resource named `resource`.
+    pub fn context_values(&self, policy: &str, resource: &str) -> ContextValues {
+        let mut cv = ContextValues {
+            global: self
+                .global_values
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ..ContextValues::default()
+        };
+        for p in self.policies.iter().filter(|p| p.name == policy) {
+            for r in p.resources.iter().filter(|r| r.name == resource) {
+                cv.resource
+                    .extend(r.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            for rule in &p.rules {
+                cv.rules
+                    .entry(rule.name.clone())
+                    .or_default()
+                    .extend(rule.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if !rule.foreach_values.is_empty() {
+                    cv.foreach.entry(rule.name.clone()).or_default().extend(
+                        rule.foreach_values
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone())),
+                    );
+                }
+            }
+        }
+        cv
+    }
+
+    /// Labels of namespace `ns`: from `namespaces` (full objects) first, then
+    /// from `namespaceSelector`.
+    pub fn namespace_labels(&self, ns: &str) -> Option<serde_json::Map<String, Value>> {
+        use slipway_model::ObjectExt;
+        for n in &self.namespaces {
+            if n.name() == ns {
+                return Some(n.labels().cloned().unwrap_or_default());
+            }
+        }
+        self.namespace_selector
+            .iter()
+            .find(|s| s.name == ns)
+            .map(|s| s.labels.clone())
+    }
+}
+
+/// The operation the values ask for: `request.operation` from the resource's
+/// values, else the global values, else a rule's values; CREATE otherwise.
+pub fn operation_of(cv: &ContextValues) -> Operation {
+    let lookup = |vals: &[(String, Value)]| {
+        vals.iter()
+            .rev()
+            .find(|(k, _)| k == "request.operation")
+            .and_then(|(_, v)| v.as_str())
+            .and_then(Operation::parse)
+    };
+    lookup(&cv.resource)
+        .or_else(|| lookup(&cv.global))
+        .or_else(|| cv.rules.values().find_map(|v| lookup(v)))
+        .unwrap_or_default()
 }

@@ -7,7 +7,9 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use slipway_policy::engine::Engine;
+use slipway_policy::kyverno_test::spec::ValuesFile;
 use slipway_policy::kyverno_test::{self, SuiteReport, Summary};
+use slipway_policy::model::{LoadedPolicy, load_policy};
 
 use crate::exit::Exit;
 use crate::output;
@@ -25,6 +27,40 @@ pub enum PolicyCommand {
     ///
     /// Exit status: 0 when every check matched, 1 otherwise, 2 on bad input.
     Test(TestArgs),
+
+    /// Apply policies to resources and report every rule's result.
+    ///
+    /// Resources go through all mutate rules first (each policy sees the
+    /// previous one's output), then validate, then generate, as in admission.
+    /// A failing Audit rule is reported as `warn`; a failing Enforce rule as
+    /// `fail`.
+    ///
+    /// Exit status: 1 when an Enforce rule fails, 0 otherwise, 2 on bad input.
+    Apply(ApplyArgs),
+}
+
+/// Arguments of `policy apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Policy files or directories (ClusterPolicy / Policy YAML).
+    #[arg(short = 'p', long = "policy", required = true, num_args = 1.., value_name = "POLICY")]
+    pub policies: Vec<PathBuf>,
+    /// Resource files or directories, or `-` for standard input.
+    #[arg(short = 'r', long = "resource", required = true, num_args = 1.., value_name = "RESOURCE")]
+    pub resources: Vec<PathBuf>,
+    /// A kyverno-test `Values` file: variables, context data, namespace labels.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub values_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', default_value = "table", value_parser = parse_format)]
+    pub format: slipway_report::Format,
+    /// Show passing and skipped rules in the table too.
+    #[arg(long)]
+    pub show_passed: bool,
+}
+
+fn parse_format(s: &str) -> Result<slipway_report::Format, String> {
+    s.parse::<slipway_report::Format>().map_err(|e| e.to_string())
 }
 
 /// Output formats of `policy test`.
@@ -54,6 +90,7 @@ pub struct TestArgs {
 pub fn run(command: PolicyCommand) -> anyhow::Result<Exit> {
     match command {
         PolicyCommand::Test(args) => test(args),
+        PolicyCommand::Apply(args) => apply(args),
     }
 }
 
@@ -99,6 +136,62 @@ fn test(args: TestArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Findings
     })
+}
+
+fn apply(args: ApplyArgs) -> anyhow::Result<Exit> {
+    let mut policies = Vec::new();
+    for path in &args.policies {
+        let docs = slipway_manifests::load_path(path)
+            .with_context(|| format!("reading policies from {}", path.display()))?;
+        for doc in &docs {
+            match load_policy(doc) {
+                Some(LoadedPolicy::Kyverno(p)) => policies.push(*p),
+                Some(LoadedPolicy::Invalid { error, .. }) => return Err(anyhow::anyhow!(*error)),
+                Some(LoadedPolicy::Unsupported { kind, name, reason, source }) => output::warn(
+                    &format!("{source}: {kind} {name} is not evaluated: {reason}"),
+                ),
+                None => {}
+            }
+        }
+    }
+    anyhow::ensure!(
+        !policies.is_empty(),
+        "no Kyverno ClusterPolicy or Policy found in {}\nhint: policies are kyverno.io/v1 or v2beta1 documents",
+        args.policies
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let resources = slipway_manifests::load_paths(&args.resources).context("reading resources")?;
+    let values = match &args.values_file {
+        Some(f) => {
+            let docs = slipway_manifests::load_path(f)?;
+            let first = docs
+                .into_iter()
+                .next()
+                .with_context(|| format!("{} is empty", f.display()))?;
+            serde_json::from_value(first.object)
+                .with_context(|| format!("{}: not a Values document", first.source))?
+        }
+        None => ValuesFile::default(),
+    };
+    let engine = Engine::new();
+    let verdicts = slipway_policy::apply::apply(&engine, &policies, &resources, &values);
+    let blocked = verdicts.iter().any(|v| v.blocked());
+    let findings = slipway_policy::apply::findings(&policies, &verdicts);
+    let report = slipway_report::Report::new(slipway_report::Tool::slipway(), findings);
+    let options = slipway_report::RenderOptions {
+        color: output::stdout_is_terminal(),
+        show_passed: args.show_passed,
+        base_dir: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
+        ..slipway_report::RenderOptions::default()
+    };
+    let text = slipway_report::render(&report, args.format, &options)?;
+    output::stdout(&text)?;
+    Ok(if blocked { Exit::Findings } else { Exit::Success })
 }
 
 fn render_json(reports: &[SuiteReport], summary: Summary) -> anyhow::Result<String> {
