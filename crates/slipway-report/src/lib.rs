@@ -16,7 +16,10 @@
 
 pub mod finding;
 pub mod json;
+pub mod junit;
+pub mod policy_report;
 pub mod report;
+pub mod sarif;
 pub mod table;
 
 use std::fmt;
@@ -150,12 +153,6 @@ pub enum RenderError {
         #[source]
         source: io::Error,
     },
-    /// This format is not implemented yet.
-    #[error("the {format} output format is not available yet")]
-    Unsupported {
-        /// The format asked for.
-        format: Format,
-    },
     /// JSON serialization failed.
     #[error("cannot serialize the {format} report as JSON")]
     Json {
@@ -164,6 +161,15 @@ pub enum RenderError {
         /// The serializer error.
         #[source]
         source: serde_json::Error,
+    },
+    /// YAML serialization failed.
+    #[error("cannot serialize the {format} report as YAML")]
+    Yaml {
+        /// The format being written.
+        format: Format,
+        /// The serializer error.
+        #[source]
+        source: serde_saphyr::SerializeError,
     },
 }
 
@@ -192,9 +198,9 @@ pub fn render(
     match format {
         Format::Table => Ok(table::render(report, options)),
         Format::Json => json::render(report),
-        Format::Sarif | Format::Junit | Format::PolicyReport => {
-            Err(RenderError::Unsupported { format })
-        }
+        Format::Sarif => sarif::render(report, options),
+        Format::Junit => Ok(junit::render(report)),
+        Format::PolicyReport => policy_report::render_yaml(report, options),
     }
 }
 

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod policy;
+pub mod vuln;
 
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
@@ -16,11 +17,15 @@ pub enum Command {
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Vulnerability engine tools (version order checks).
+    #[command(subcommand)]
+    Vuln(vuln::VulnCommand),
 }
 
 /// Runs a command.
 pub fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Policy(c) => policy::run(c),
+        Command::Vuln(c) => vuln::run(c),
     }
 }

@@ -1,0 +1,7 @@
+//! Vulnerability scanning against OSV advisories: per-ecosystem version order,
+//! the OSV range algorithm, CVSS scoring, package inventory from lockfiles and
+//! distro databases, and the offline advisory database.
+//!
+//! Engines here never print and never touch the network.
+
+pub mod version;

@@ -1,0 +1,304 @@
+//! OSV conformance: runs `shared/conformance/osv` in place (see its INDEX.md) and
+//! requires 100% on every section. The data root is `SLIPWAY_CONFORMANCE_DIR`,
+//! default `../shared/conformance` next to the workspace.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "the conformance test reports what it skipped and its pass counts"
+)]
+
+use std::cmp::Ordering;
+use std::path::PathBuf;
+
+use slipway_vuln::version::{
+    self, Ecosystem, alpine_is_valid, alpine_is_valid_feed_version, check_comparisons, go_is_valid,
+};
+
+/// The OSV conformance folder, or `None` (after printing why) when it is absent
+/// outside CI. In CI a missing folder fails the test.
+fn osv_root() -> Option<PathBuf> {
+    let base = std::env::var_os("SLIPWAY_CONFORMANCE_DIR").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/conformance"
+            ))
+        },
+        PathBuf::from,
+    );
+    let dir = base.join("osv");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "conformance data missing at {} (set SLIPWAY_CONFORMANCE_DIR)",
+        dir.display()
+    );
+    println!(
+        "skipped: OSV conformance data not found at {}",
+        dir.display()
+    );
+    None
+}
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Collects failures of one section and fails once with all of them.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failures.push(what());
+        }
+    }
+
+    fn finish(self, section: &str) {
+        println!(
+            "{section}: {} passed, {} failed",
+            self.passed,
+            self.failures.len()
+        );
+        assert!(
+            self.failures.is_empty(),
+            "{section}: {} failed (of {}):\n{}",
+            self.failures.len(),
+            self.passed + self.failures.len(),
+            self.failures
+                .iter()
+                .take(40)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(self.passed > 0, "{section}: nothing was checked");
+    }
+}
+
+#[test]
+fn version_ordering_files() {
+    let Some(root) = osv_root() else { return };
+    let dir = root.join("versions");
+    let files: &[(&str, &[Ecosystem])] = &[
+        (
+            "debian-versions.txt",
+            &[Ecosystem::Debian, Ecosystem::Ubuntu],
+        ),
+        ("debian-versions-generated.txt", &[Ecosystem::Debian]),
+        ("alpine-versions.txt", &[Ecosystem::Alpine]),
+        ("alpine-versions-generated.txt", &[Ecosystem::Alpine]),
+        ("pypi-versions.txt", &[Ecosystem::PyPI]),
+        ("pypi-versions-generated.txt", &[Ecosystem::PyPI]),
+        (
+            "semver-versions.txt",
+            &[
+                Ecosystem::Npm,
+                Ecosystem::CratesIo,
+                Ecosystem::Go,
+                Ecosystem::Hex,
+            ],
+        ),
+        ("maven-versions.txt", &[Ecosystem::Maven]),
+        ("maven-versions-generated.txt", &[Ecosystem::Maven]),
+        ("rubygems-versions.txt", &[Ecosystem::RubyGems]),
+        ("rubygems-versions-generated.txt", &[Ecosystem::RubyGems]),
+        ("packagist-versions.txt", &[Ecosystem::Packagist]),
+        ("packagist-versions-generated.txt", &[Ecosystem::Packagist]),
+        ("osvdev-packagist_test_cases.txt", &[Ecosystem::Packagist]),
+        ("nuget-versions.txt", &[Ecosystem::NuGet]),
+        ("cran-versions.txt", &[Ecosystem::Cran]),
+        ("cran-versions-generated.txt", &[Ecosystem::Cran]),
+        ("pub-versions.txt", &[Ecosystem::Pub]),
+        ("hackage-versions.txt", &[Ecosystem::Hackage]),
+        ("redhat-versions.txt", &[Ecosystem::RedHat]),
+    ];
+    let mut tally = Tally::default();
+    for (file, ecosystems) in files {
+        let text = read(&dir.join(file));
+        for eco in *ecosystems {
+            let report = check_comparisons(*eco, &text);
+            tally.passed += report.passed;
+            for m in report.mismatches {
+                tally.failures.push(format!(
+                    "{file}:{} [{eco}] `{}`: {}",
+                    m.line, m.text, m.problem
+                ));
+            }
+        }
+    }
+    tally.finish("version ordering");
+}
+
+#[test]
+fn pep440_sorted_list_is_strictly_ascending() {
+    let Some(root) = osv_root() else { return };
+    let text = read(&root.join("versions/pep440-sorted.txt"));
+    let versions: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("//"))
+        .collect();
+    let mut tally = Tally::default();
+    for (i, a) in versions.iter().enumerate() {
+        for b in &versions[i + 1..] {
+            let got = version::compare(Ecosystem::PyPI, a, b);
+            tally.check(got == Ok(Ordering::Less), || {
+                format!("{a} < {b}: got {got:?}")
+            });
+        }
+    }
+    tally.finish("pep440-sorted");
+}
+
+#[test]
+fn apk_tools_unit_data() {
+    let Some(root) = osv_root() else { return };
+    let text = read(&root.join("versions/apk-tools-version.data"));
+    let mut tally = Tally::default();
+    for (idx, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            [single] => {
+                let (want_valid, v) = match single.strip_prefix('!') {
+                    Some(v) => (false, v),
+                    None => (true, *single),
+                };
+                let got = alpine_is_valid(v);
+                tally.check(got == want_valid, || {
+                    format!("line {}: `{v}` valid={got}, want {want_valid}", idx + 1)
+                });
+            }
+            [a, op, b] => {
+                let (negated, op) = match op.strip_prefix('!') {
+                    Some(op) => (true, op),
+                    None => (false, *op),
+                };
+                // Fuzzy operators (`~`, `<~`, `>~`) are apk dependency matching, not order.
+                let expected = match op {
+                    "<" => Ordering::Less,
+                    "=" => Ordering::Equal,
+                    ">" => Ordering::Greater,
+                    _ => continue,
+                };
+                let ab = version::compare(Ecosystem::Alpine, a, b);
+                let ba = version::compare(Ecosystem::Alpine, b, a);
+                let ok = if negated {
+                    ab != Ok(expected)
+                } else {
+                    ab == Ok(expected) && ba == Ok(expected.reverse())
+                };
+                tally.check(ok, || {
+                    format!("line {}: `{raw}`: got {ab:?}/{ba:?}", idx + 1)
+                });
+            }
+            _ => panic!(
+                "apk-tools-version.data line {}: unexpected `{raw}`",
+                idx + 1
+            ),
+        }
+    }
+    tally.finish("apk-tools version.data");
+}
+
+#[test]
+fn osvdev_alpine_validity() {
+    let Some(root) = osv_root() else { return };
+    let mut tally = Tally::default();
+    for (file, want) in [
+        ("osvdev-alpine-valid_versions.txt", true),
+        ("osvdev-alpine-invalid_versions.txt", false),
+    ] {
+        for line in read(&root.join("versions").join(file)).lines() {
+            let v = line.trim();
+            if v.is_empty() || v.starts_with('#') {
+                continue;
+            }
+            let got = alpine_is_valid_feed_version(v);
+            tally.check(got == want, || {
+                format!("{file}: `{v}` valid={got}, want {want}")
+            });
+        }
+    }
+    tally.finish("osv.dev alpine validity");
+}
+
+#[test]
+fn node_semver_comparisons() {
+    let Some(root) = osv_root() else { return };
+    let data: serde_json::Value =
+        serde_json::from_str(&read(&root.join("versions/node-semver-compare.json"))).unwrap();
+    let mut tally = Tally::default();
+    for (key, expected) in [("greater", Ordering::Greater), ("equal", Ordering::Equal)] {
+        for item in data[key].as_array().unwrap() {
+            let a = item["a"].as_str().unwrap();
+            let b = item["b"].as_str().unwrap();
+            let ab = version::compare(Ecosystem::Npm, a, b);
+            let ba = version::compare(Ecosystem::Npm, b, a);
+            tally.check(ab == Ok(expected) && ba == Ok(expected.reverse()), || {
+                format!("{key}: {a} vs {b}: got {ab:?}/{ba:?}")
+            });
+        }
+    }
+    tally.finish("node-semver");
+}
+
+#[test]
+fn go_semver_and_pseudo_versions() {
+    let Some(root) = osv_root() else { return };
+    let data: serde_json::Value =
+        serde_json::from_str(&read(&root.join("versions/go-semver.json"))).unwrap();
+    let mut tally = Tally::default();
+    let ordered: Vec<(&str, &str)> = data["ordered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
+        .collect();
+    for (i, (a, ca)) in ordered.iter().enumerate() {
+        tally.check(go_is_valid(a), || format!("{a} should be valid"));
+        for (b, cb) in &ordered[i + 1..] {
+            let expected = if ca == cb {
+                Ordering::Equal
+            } else {
+                Ordering::Less
+            };
+            let got = version::compare(Ecosystem::Go, a, b);
+            tally.check(got == Ok(expected), || {
+                format!("{a} vs {b}: got {got:?}, want {expected:?}")
+            });
+        }
+    }
+    for v in data["invalid"].as_array().unwrap() {
+        let v = v.as_str().unwrap();
+        tally.check(!go_is_valid(v), || format!("{v} should be invalid"));
+    }
+    for p in data["pseudo"].as_array().unwrap() {
+        let (pseudo, older) = (p["pseudo"].as_str().unwrap(), p["older"].as_str().unwrap());
+        let got = version::compare(Ecosystem::Go, pseudo, older);
+        tally.check(got == Ok(Ordering::Greater), || {
+            format!("{pseudo} > {older}: got {got:?}")
+        });
+    }
+    for p in data["pseudo_base"].as_array().unwrap() {
+        let pseudo = p["pseudo"].as_str().unwrap();
+        let release = pseudo.split('-').next().unwrap();
+        let got = version::compare(Ecosystem::Go, pseudo, release);
+        tally.check(go_is_valid(pseudo) && got == Ok(Ordering::Less), || {
+            format!("{pseudo} < {release}: got {got:?}")
+        });
+    }
+    tally.finish("go semver");
+}
