@@ -184,6 +184,7 @@ fn apply(args: ApplyArgs) -> anyhow::Result<Exit> {
     let options = slipway_report::RenderOptions {
         color: output::stdout_is_terminal(),
         show_passed: args.show_passed,
+        timestamp: slipway_report::Timestamp::now(),
         base_dir: std::env::current_dir()
             .ok()
             .map(|d| d.display().to_string()),
