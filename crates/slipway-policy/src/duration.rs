@@ -182,88 +182,114 @@ fn unit_nanos(unit: &str) -> Option<u64> {
     Some(n as u64)
 }
 
+/// Why the core parser rejected a text; converted to [`DurationError`] only when the
+/// caller wants a message, so failed attempts in hot comparisons do not allocate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reject {
+    Invalid,
+    MissingUnit,
+    /// Byte range of the unknown unit.
+    UnknownUnit(usize, usize),
+}
+
+fn parse_core(orig: &str) -> Result<Duration, Reject> {
+    let all = orig.as_bytes();
+    let mut s = all;
+    let mut neg = false;
+    if let Some(&c) = s.first()
+        && (c == b'-' || c == b'+')
+    {
+        neg = c == b'-';
+        s = &s[1..];
+    }
+    if s == b"0" {
+        return Ok(Duration(0));
+    }
+    if s.is_empty() {
+        return Err(Reject::Invalid);
+    }
+    let mut total: u64 = 0;
+    while !s.is_empty() {
+        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
+            return Err(Reject::Invalid);
+        }
+        let (mut v, used) = leading_int(s).ok_or(Reject::Invalid)?;
+        let pre = used > 0;
+        s = &s[used..];
+        let mut f = 0u64;
+        let mut scale = 1.0f64;
+        let mut post = false;
+        if s.first() == Some(&b'.') {
+            s = &s[1..];
+            let (fx, fscale, fused) = leading_fraction(s);
+            f = fx;
+            scale = fscale;
+            post = fused > 0;
+            s = &s[fused..];
+        }
+        if !pre && !post {
+            return Err(Reject::Invalid);
+        }
+        let unit_len = s
+            .iter()
+            .position(|&c| c == b'.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
+        if unit_len == 0 {
+            return Err(Reject::MissingUnit);
+        }
+        let start = all.len() - s.len();
+        // The unit ends before an ASCII byte or at the end, so this is a char boundary.
+        let unit = orig.get(start..start + unit_len).ok_or(Reject::Invalid)?;
+        s = &s[unit_len..];
+        let unit_ns = unit_nanos(unit).ok_or(Reject::UnknownUnit(start, start + unit_len))?;
+        if v > (1u64 << 63) / unit_ns {
+            return Err(Reject::Invalid);
+        }
+        v *= unit_ns;
+        if f > 0 {
+            // Same float arithmetic as Go, so fractional hours give Go's nanoseconds.
+            v += (f as f64 * (unit_ns as f64 / scale)) as u64;
+            if v > 1u64 << 63 {
+                return Err(Reject::Invalid);
+            }
+        }
+        total = total.checked_add(v).ok_or(Reject::Invalid)?;
+        if total > 1u64 << 63 {
+            return Err(Reject::Invalid);
+        }
+    }
+    if neg {
+        return Ok(Duration((total as i64).wrapping_neg()));
+    }
+    if total > (1u64 << 63) - 1 {
+        return Err(Reject::Invalid);
+    }
+    Ok(Duration(total as i64))
+}
+
+impl Duration {
+    /// Parses Go duration text without building an error (for hot comparison paths).
+    pub fn parse_opt(s: &str) -> Option<Duration> {
+        parse_core(s).ok()
+    }
+}
+
 impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(orig: &str) -> Result<Self, Self::Err> {
-        let invalid = || DurationError::Invalid {
-            text: orig.to_string(),
-        };
-        let mut s = orig.as_bytes();
-        let mut neg = false;
-        if let Some(&c) = s.first()
-            && (c == b'-' || c == b'+')
-        {
-            neg = c == b'-';
-            s = &s[1..];
-        }
-        if s == b"0" {
-            return Ok(Duration(0));
-        }
-        if s.is_empty() {
-            return Err(invalid());
-        }
-        let mut total: u64 = 0;
-        while !s.is_empty() {
-            if !(s[0] == b'.' || s[0].is_ascii_digit()) {
-                return Err(invalid());
-            }
-            let (mut v, used) = leading_int(s).ok_or_else(invalid)?;
-            let pre = used > 0;
-            s = &s[used..];
-            let mut f = 0u64;
-            let mut scale = 1.0f64;
-            let mut post = false;
-            if s.first() == Some(&b'.') {
-                s = &s[1..];
-                let (fx, fscale, fused) = leading_fraction(s);
-                f = fx;
-                scale = fscale;
-                post = fused > 0;
-                s = &s[fused..];
-            }
-            if !pre && !post {
-                return Err(invalid());
-            }
-            let unit_len = s
-                .iter()
-                .position(|&c| c == b'.' || c.is_ascii_digit())
-                .unwrap_or(s.len());
-            if unit_len == 0 {
-                return Err(DurationError::MissingUnit {
-                    text: orig.to_string(),
-                });
-            }
-            // The unit ends before an ASCII byte, so this slice boundary is a char boundary.
-            let unit = std::str::from_utf8(&s[..unit_len]).map_err(|_| invalid())?;
-            s = &s[unit_len..];
-            let unit_ns = unit_nanos(unit).ok_or_else(|| DurationError::UnknownUnit {
-                unit: unit.to_string(),
+        parse_core(orig).map_err(|reject| match reject {
+            Reject::Invalid => DurationError::Invalid {
                 text: orig.to_string(),
-            })?;
-            if v > (1u64 << 63) / unit_ns {
-                return Err(invalid());
-            }
-            v *= unit_ns;
-            if f > 0 {
-                // Same float arithmetic as Go, so fractional hours give Go's nanoseconds.
-                v += (f as f64 * (unit_ns as f64 / scale)) as u64;
-                if v > 1u64 << 63 {
-                    return Err(invalid());
-                }
-            }
-            total = total.checked_add(v).ok_or_else(invalid)?;
-            if total > 1u64 << 63 {
-                return Err(invalid());
-            }
-        }
-        if neg {
-            return Ok(Duration((total as i64).wrapping_neg()));
-        }
-        if total > (1u64 << 63) - 1 {
-            return Err(invalid());
-        }
-        Ok(Duration(total as i64))
+            },
+            Reject::MissingUnit => DurationError::MissingUnit {
+                text: orig.to_string(),
+            },
+            Reject::UnknownUnit(a, b) => DurationError::UnknownUnit {
+                unit: orig[a..b].to_string(),
+                text: orig.to_string(),
+            },
+        })
     }
 }
 

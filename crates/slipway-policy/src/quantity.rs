@@ -392,17 +392,41 @@ impl FromStr for Quantity {
     type Err = QuantityError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let format_err = || QuantityError::Format {
-            text: s.to_string(),
-        };
+        parse_core(s).map_err(|reject| match reject {
+            Reject::Format => QuantityError::Format {
+                text: s.to_string(),
+            },
+            Reject::Overflow => QuantityError::Overflow {
+                text: s.to_string(),
+            },
+        })
+    }
+}
+
+impl Quantity {
+    /// Parses quantity text without building an error (for hot comparison paths).
+    pub fn parse_opt(s: &str) -> Option<Quantity> {
+        parse_core(s).ok()
+    }
+}
+
+/// Why the core parser rejected a text; converted to [`QuantityError`] only when the
+/// caller wants a message, so failed attempts in hot comparisons do not allocate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reject {
+    Format,
+    Overflow,
+}
+
+fn parse_core(s: &str) -> Result<Quantity, Reject> {
+    {
+        let format_err = || Reject::Format;
         if s.is_empty() {
             return Err(format_err());
         }
         let parts = split_parts(s).ok_or_else(format_err)?;
         let (base, exponent, mut format) = interpret_suffix(parts.suffix).ok_or_else(format_err)?;
-        let overflow_err = || QuantityError::Overflow {
-            text: s.to_string(),
-        };
+        let overflow_err = || Reject::Overflow;
 
         // Significant digits as one integer; value = digits × 10^-len(denom) × base^exponent.
         let mut digits: i128 = 0;

@@ -4,4 +4,7 @@
 //!
 //! Engines here never print and never touch the network.
 
+pub mod cvss;
+pub mod matching;
+pub mod osv;
 pub mod version;

@@ -302,3 +302,99 @@ fn go_semver_and_pseudo_versions() {
     }
     tally.finish("go semver");
 }
+
+#[test]
+fn range_cases() {
+    use slipway_vuln::matching::{Query, Verdict, evaluate};
+    use slipway_vuln::osv::Record;
+
+    let Some(root) = osv_root() else { return };
+    let data: serde_json::Value =
+        serde_json::from_str(&read(&root.join("matching/range-cases.json"))).unwrap();
+    let cases = data["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 23, "range-cases.json should hold 23 cases");
+    let now = "2026-01-01T00:00:00Z";
+    let mut tally = Tally::default();
+    for case in cases {
+        let id = case["id"].as_str().unwrap();
+        let record: Record = serde_json::from_value(serde_json::json!({
+            "id": id,
+            "affected": case["affected"].clone(),
+        }))
+        .unwrap();
+        let eco = case["query"]["ecosystem"].as_str().unwrap();
+        let name = case["query"]["name"].as_str().unwrap();
+        let mut case_ok = true;
+        let mut problems = Vec::new();
+        for (key, want) in [("affected_versions", true), ("unaffected_versions", false)] {
+            for v in case[key].as_array().unwrap() {
+                let v = v.as_str().unwrap();
+                let q = Query {
+                    ecosystem: eco,
+                    name,
+                    version: v,
+                };
+                let got = matches!(evaluate(&record, &q, now), Verdict::Affected(_));
+                if got != want {
+                    case_ok = false;
+                    problems.push(format!("{v}: affected={got}, want {want}"));
+                }
+            }
+        }
+        if case["empty_version_affected"] == serde_json::Value::Bool(true) {
+            // osv-scanner counts an unknown version as affected; we say "not assessed",
+            // which must never read as clean.
+            let q = Query {
+                ecosystem: eco,
+                name,
+                version: "",
+            };
+            let got = evaluate(&record, &q, now);
+            if !matches!(got, Verdict::NotAssessed | Verdict::Affected(_)) {
+                case_ok = false;
+                problems.push(format!("empty version: {got:?}"));
+            }
+        }
+        tally.check(case_ok, || format!("{id}: {}", problems.join("; ")));
+    }
+    tally.finish("range cases");
+}
+
+#[test]
+fn cvss_base_scores() {
+    use slipway_vuln::cvss::{SeverityLevel, score};
+
+    let Some(root) = osv_root() else { return };
+    let mut tally = Tally::default();
+    for file in [
+        "cvss-v3.0-base.txt",
+        "cvss-v3.1-base.txt",
+        "cvss-v4.0-base-sample.txt",
+    ] {
+        for (idx, line) in read(&root.join("cvss").join(file)).lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let [vector, want, rating] = parts.as_slice() else {
+                panic!("{file}:{}: malformed line", idx + 1);
+            };
+            let want: f64 = want.parse().unwrap();
+            let got = score(vector).map(|s| s.score);
+            // The file rates 0.0 as NONE; Trivy's buckets call that UNKNOWN.
+            let want_bucket = if *rating == "NONE" {
+                SeverityLevel::Unknown
+            } else {
+                rating.parse().unwrap()
+            };
+            let ok = got.as_ref().is_ok_and(|g| {
+                (g - want).abs() < 1e-9 && SeverityLevel::from_score(*g) == want_bucket
+            });
+            tally.check(ok, || {
+                format!("{file}:{}: {vector}: got {got:?}, want {want}", idx + 1)
+            });
+        }
+    }
+    tally.finish("cvss");
+}

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod policy;
+pub mod scan;
 pub mod vuln;
 
 /// The top-level commands.
@@ -17,6 +18,9 @@ pub enum Command {
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Security scans: manifest risk scores (KubeSec rules), secrets in files and Git history.
+    #[command(subcommand)]
+    Scan(scan::ScanCommand),
     /// Vulnerability engine tools (version order checks).
     #[command(subcommand)]
     Vuln(vuln::VulnCommand),
@@ -26,6 +30,7 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Policy(c) => policy::run(c),
+        Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
     }
 }

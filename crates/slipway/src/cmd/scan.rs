@@ -1,0 +1,282 @@
+//! `slipway scan ...`: manifest risk scoring (KubeSec rules) and secret detection.
+//!
+//! `scan manifests` follows kubesec's exit convention: 0 when every object scores above
+//! `--min-score`, 2 otherwise, 1 when an input could not be read (the readable rest is still
+//! scanned and reported).
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use slipway_report::{
+    CheckId, Finding, Format, Outcome, RenderOptions, Report, Severity, Source, Tool,
+};
+use slipway_scan::input::{self, InputError};
+use slipway_scan::kubesec::{self, JsonArrayWriter, KubesecReport, Scorer};
+
+use crate::exit::Exit;
+use crate::output;
+
+/// Scan commands.
+#[derive(Debug, Subcommand)]
+pub enum ScanCommand {
+    /// Score Kubernetes manifests with the KubeSec rules (files, directories, `-` for stdin).
+    ///
+    /// Every object is validated against the Kubernetes v1.35 schemas (strict, like kubesec)
+    /// and scored with kubesec's 30 rules. Exit status: 0 when every object scores above
+    /// --min-score, 2 otherwise (including unsupported kinds and schema-invalid objects),
+    /// 1 when an input could not be read.
+    Manifests(ManifestsArgs),
+}
+
+/// Output formats of `scan manifests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestFormat {
+    /// One row per object: score, verdict and critical rules.
+    Table,
+    /// The `kubesec scan` JSON array (same fields, order and layout).
+    Json,
+    /// SARIF 2.1.0 with the file and line of each object.
+    Sarif,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Arguments of `scan manifests`.
+#[derive(Debug, Args)]
+pub struct ManifestsArgs {
+    /// Files or directories to scan (directories recursively: *.yaml, *.yml, *.json); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ManifestFormat::Table)]
+    pub format: ManifestFormat,
+    /// Objects must score above this to pass.
+    #[arg(
+        long,
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
+    pub min_score: i64,
+    /// Skip Kubernetes schema validation and only apply the rules.
+    #[arg(long)]
+    pub no_schema: bool,
+    /// Only evaluate these rule ids (comma-separated, e.g. Privileged,RunAsNonRoot).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub rules: Vec<String>,
+    /// Score exactly the kinds kubesec scores. By default custom resources with a pod
+    /// template (Argo Rollouts and the like) are scored like Deployments.
+    #[arg(long)]
+    pub kubesec_kinds: bool,
+}
+
+/// Runs a scan command.
+pub fn run(command: ScanCommand) -> anyhow::Result<Exit> {
+    match command {
+        ScanCommand::Manifests(args) => manifests(&args),
+    }
+}
+
+fn manifests(args: &ManifestsArgs) -> anyhow::Result<Exit> {
+    let mut scorer = Scorer::new()
+        .with_schema(!args.no_schema)
+        .with_pod_template_crds(!args.kubesec_kinds);
+    if !args.rules.is_empty() {
+        scorer = scorer.with_rules(&args.rules)?;
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut json = JsonArrayWriter::default();
+    let mut rows = Vec::new();
+    let mut findings = Vec::new();
+    let mut input_errors = 0usize;
+    let mut all_pass = true;
+    let mut write_error: Option<io::Error> = None;
+
+    input::read_paths(&args.paths, &mut |item| match item {
+        Ok(doc) => {
+            let report = scorer.score_document(&doc);
+            all_pass &= report.score > args.min_score;
+            match args.format {
+                ManifestFormat::Json => {
+                    if write_error.is_none()
+                        && let Err(e) = json.push(&mut out, &report)
+                    {
+                        write_error = Some(e);
+                    }
+                }
+                ManifestFormat::Table => rows.push(Row::of(&report, args.min_score)),
+                ManifestFormat::Sarif | ManifestFormat::Junit => findings.extend(
+                    kubesec::findings::findings(&report, &doc.object, args.min_score),
+                ),
+            }
+        }
+        Err(err) => {
+            input_errors += 1;
+            if matches!(args.format, ManifestFormat::Sarif | ManifestFormat::Junit) {
+                findings.push(input_error_finding(&err));
+            }
+            output::print_error(&anyhow::Error::new(err));
+        }
+    });
+
+    let result = match args.format {
+        ManifestFormat::Json => match write_error {
+            Some(e) => Err(e),
+            None => json.finish(&mut out),
+        },
+        ManifestFormat::Table => out.write_all(render_table(&rows, input_errors).as_bytes()),
+        ManifestFormat::Sarif | ManifestFormat::Junit => {
+            let format = if args.format == ManifestFormat::Sarif {
+                Format::Sarif
+            } else {
+                Format::Junit
+            };
+            let report = Report::new(Tool::slipway(), findings);
+            let text = slipway_report::render(&report, format, &RenderOptions::default())?;
+            out.write_all(text.as_bytes())
+        }
+    };
+    match result.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.context("cannot write the report")?,
+    }
+    Ok(if input_errors > 0 {
+        Exit::Code(1)
+    } else if all_pass {
+        Exit::Success
+    } else {
+        Exit::Code(2)
+    })
+}
+
+fn input_error_finding(err: &InputError) -> Finding {
+    let mut finding = Finding::new(
+        CheckId::new("input-error").unwrap_or_else(|_| CheckId::slugify("input-error")),
+        Source::Kubesec,
+        Severity::High,
+        Outcome::Error,
+        "Input must be readable YAML or JSON",
+        err.to_string(),
+    );
+    if let InputError::Parse { location, .. } = err {
+        finding.location = Some(location.clone());
+    }
+    finding
+}
+
+/// One table row.
+struct Row {
+    object: String,
+    location: String,
+    score: i64,
+    verdict: &'static str,
+    detail: String,
+}
+
+impl Row {
+    fn of(report: &KubesecReport, min_score: i64) -> Self {
+        let (verdict, detail) = if !report.valid {
+            (
+                "invalid",
+                report
+                    .message
+                    .lines()
+                    .skip(1)
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        } else if report.message == kubesec::UNSUPPORTED_MESSAGE {
+            ("fail", "kind not scored by kubesec".to_string())
+        } else {
+            let critical: Vec<&str> = report.scoring.critical.iter().map(|r| r.id).collect();
+            let verdict = if report.score > min_score {
+                "pass"
+            } else {
+                "fail"
+            };
+            (verdict, critical.join(", "))
+        };
+        // Schema errors without detail lines (e.g. "could not find schema") use the message.
+        let detail = if detail.is_empty() && !report.valid {
+            report.message.clone()
+        } else {
+            detail
+        };
+        Self {
+            object: report.object.clone(),
+            location: report.location.as_ref().map_or_else(
+                || report.file_name.clone(),
+                |l| format!("{}:{}", l.file, l.line),
+            ),
+            score: report.score,
+            verdict,
+            detail,
+        }
+    }
+}
+
+fn render_table(rows: &[Row], input_errors: usize) -> String {
+    let clean = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+    };
+    let headers = ["OBJECT", "LOCATION", "SCORE", "RESULT", "CRITICAL / DETAIL"];
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                clean(&r.object),
+                clean(&r.location),
+                r.score.to_string(),
+                r.verdict.to_string(),
+                clean(&r.detail),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cols: [&str; 5]| {
+        let mut text = String::new();
+        for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
+            if i == 4 {
+                text.push_str(c);
+            } else if i == 2 {
+                text.push_str(&format!("{c:>w$}  "));
+            } else {
+                text.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    if !cells.is_empty() {
+        line(headers);
+        for row in &cells {
+            line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+        }
+        out.push('\n');
+    }
+    let count = |v: &str| rows.iter().filter(|r| r.verdict == v).count();
+    out.push_str(&format!(
+        "{} objects: {} passed, {} failed, {} invalid",
+        rows.len(),
+        count("pass"),
+        count("fail"),
+        count("invalid")
+    ));
+    if input_errors > 0 {
+        out.push_str(&format!("; {input_errors} input errors"));
+    }
+    out.push('\n');
+    out
+}
