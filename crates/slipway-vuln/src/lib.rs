@@ -5,6 +5,7 @@
 //! Engines here never print and never touch the network.
 
 pub mod cvss;
+pub mod inventory;
 pub mod matching;
 pub mod osv;
 pub mod version;

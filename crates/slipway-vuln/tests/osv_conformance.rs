@@ -398,3 +398,130 @@ fn cvss_base_scores() {
     }
     tally.finish("cvss");
 }
+
+/// Whether produced package `p` satisfies every field the expectation lists.
+fn package_matches(p: &slipway_vuln::inventory::Package, want: &serde_json::Value) -> bool {
+    let s = |k: &str| want.get(k).and_then(|v| v.as_str());
+    let os = p.os.clone().unwrap_or_default();
+    let opt_eq = |got: &Option<String>, k: &str| match s(k) {
+        None => true,
+        Some("") => got.as_deref().unwrap_or("").is_empty(),
+        Some(w) => got.as_deref() == Some(w),
+    };
+    let mut ok = s("name") == Some(p.name.as_str()) && s("version").unwrap_or("") == p.version;
+    if let Some(line) = want.get("line").and_then(|v| v.as_u64()) {
+        ok &= p.line == Some(line as usize);
+    }
+    if let Some(groups) = want.get("dep_groups").and_then(|v| v.as_array()) {
+        let mut w: Vec<&str> = groups.iter().filter_map(|g| g.as_str()).collect();
+        let mut g: Vec<&str> = p.dep_groups.iter().map(String::as_str).collect();
+        w.sort_unstable();
+        g.sort_unstable();
+        ok &= w == g;
+    }
+    ok &= opt_eq(&p.commit, "commit");
+    ok &= opt_eq(&p.requirement, "requirement");
+    ok &= opt_eq(&p.status, "status");
+    ok &= opt_eq(&p.source_name, "source_name");
+    ok &= opt_eq(&p.source_version, "source_version");
+    ok &= opt_eq(&p.source_name, "origin");
+    ok &= opt_eq(&p.architecture, "architecture");
+    ok &= s("os_id").unwrap_or("") == os.id || want.get("os_id").is_none() && os.id.is_empty();
+    ok &= s("os_version_id").unwrap_or("") == os.version_id;
+    ok &= s("os_version_codename").unwrap_or("") == os.version_codename;
+    ok &= want
+        .get("vex_component_not_present")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+        == p.component_not_present;
+    ok
+}
+
+#[test]
+fn lockfile_extraction() {
+    use slipway_vuln::inventory::{self, DpkgOptions, OsRelease};
+
+    let Some(root) = osv_root() else { return };
+    let mut tally = Tally::default();
+    for folder in [
+        "cargo-lock",
+        "npm-package-lock",
+        "pip-requirements",
+        "poetry-lock",
+        "go-mod",
+        "dpkg-status",
+        "apk-installed",
+    ] {
+        let dir = root.join("lockfiles").join(folder);
+        let data: serde_json::Value =
+            serde_json::from_str(&read(&dir.join("expected.json"))).unwrap();
+        for case in data["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let path = dir.join(case["file"].as_str().unwrap());
+            let os = case["os_release"].as_str().map(OsRelease::parse);
+            let include_not_installed = case["config"]
+                .as_str()
+                .is_some_and(|c| c.contains("IncludeNotInstalled=true"));
+            let text = || read(&path);
+            let result = match folder {
+                "cargo-lock" => inventory::parse_cargo_lock(&path, &text()),
+                "npm-package-lock" => inventory::parse_package_lock(&path, &text()),
+                "pip-requirements" => inventory::parse_requirements(&path),
+                "poetry-lock" => inventory::parse_poetry_lock(&path, &text()),
+                "go-mod" => inventory::parse_go_mod(&path, &text()),
+                "dpkg-status" => inventory::parse_dpkg_status(
+                    &path,
+                    &text(),
+                    os.as_ref(),
+                    DpkgOptions {
+                        include_not_installed,
+                    },
+                ),
+                "apk-installed" => inventory::parse_apk_installed(&path, &text(), os.as_ref()),
+                _ => unreachable!(),
+            };
+            let label = format!("{folder}/{name}");
+            if case["expect_error"].as_bool() == Some(true) {
+                tally.check(result.is_err(), || {
+                    format!("{label}: expected an error, got {result:?}")
+                });
+                continue;
+            }
+            let packages = match result {
+                Ok(p) => p,
+                Err(e) => {
+                    tally.check(false, || format!("{label}: unexpected error {e}"));
+                    continue;
+                }
+            };
+            let wanted = case["packages"].as_array().unwrap();
+            let mut used = vec![false; packages.len()];
+            let mut problems = Vec::new();
+            for w in wanted {
+                match (0..packages.len()).find(|&i| !used[i] && package_matches(&packages[i], w)) {
+                    Some(i) => used[i] = true,
+                    None => problems.push(format!("missing {w}")),
+                }
+            }
+            for (i, p) in packages.iter().enumerate() {
+                if !used[i] {
+                    problems.push(format!(
+                        "extra {} {} line={:?} groups={:?} commit={:?} req={:?} src={:?} os={:?}",
+                        p.name,
+                        p.version,
+                        p.line,
+                        p.dep_groups,
+                        p.commit,
+                        p.requirement,
+                        p.source_name,
+                        p.os
+                    ));
+                }
+            }
+            tally.check(problems.is_empty(), || {
+                format!("{label}:\n    {}", problems.join("\n    "))
+            });
+        }
+    }
+    tally.finish("lockfile extraction");
+}

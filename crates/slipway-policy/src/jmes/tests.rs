@@ -1,6 +1,7 @@
 //! Unit tests for the JMESPath layer: every Kyverno function, the "Unknown
 //! key" semantics, the context and substitution.
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::*;
@@ -854,4 +855,52 @@ fn malformed_expressions_never_panic() {
             }
         }
     }
+}
+
+// --------------------------------------------------------------------- x509
+
+#[test]
+fn x509_decode_certificate() {
+    let pem = include_str!("testdata/x509-rsa.pem");
+    let c = JmesContext::new(json!({ "pem": pem }));
+    let cert = c.search("x509_decode(pem)").unwrap();
+    assert_eq!(cert["Subject"]["CommonName"], json!("test.example"));
+    assert_eq!(cert["Subject"]["Organization"], json!(["Slipway"]));
+    assert_eq!(cert["Issuer"]["Country"], json!(["US"]));
+    assert_eq!(cert["Version"], json!(3));
+    assert_eq!(cert["NotBefore"], json!("2026-11-28T10:47:30Z"));
+    assert_eq!(cert["NotAfter"], json!("2036-11-25T10:47:30Z"));
+    assert_eq!(cert["SignatureAlgorithm"], json!(4));
+    assert_eq!(cert["PublicKey"]["E"], json!(65537));
+    assert_eq!(
+        cert["PublicKey"]["N"],
+        json!(
+            "144337096211200435415343842853910668058369744522678167095841451666825326472645696656597358824718204699921389684072357524581126980190379582339632773674479110932473545902509972075225764142837947025392367466901939901348800462117951962213393542813369842801441072399647041557486345762499774570448200659703872970937"
+        )
+    );
+    assert_eq!(cert["DNSNames"], json!(["a.example"]));
+    assert_eq!(cert["IPAddresses"], json!(["10.0.0.1"]));
+    assert!(cert["SerialNumber"].is_number());
+    // Works on base64-encoded PEM too, through base64_decode.
+    let c =
+        JmesContext::new(json!({ "b64": base64::engine::general_purpose::STANDARD.encode(pem) }));
+    assert_eq!(
+        c.search("x509_decode(base64_decode(b64)).Subject.CommonName")
+            .unwrap(),
+        json!("test.example")
+    );
+}
+
+#[test]
+fn x509_decode_request_and_errors() {
+    let pem = include_str!("testdata/x509-rsa.csr");
+    let c = JmesContext::new(json!({ "pem": pem }));
+    let csr = c.search("x509_decode(pem)").unwrap();
+    assert_eq!(csr["Subject"]["CommonName"], json!("csr.example"));
+    assert_eq!(csr["PublicKey"]["E"], json!(65537));
+    fails("x509_decode('not a pem')", "failed to decode PEM block");
+    fails(
+        "x509_decode('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----')",
+        "neither contains",
+    );
 }
