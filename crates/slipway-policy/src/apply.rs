@@ -29,9 +29,10 @@ pub struct ResourceVerdict {
 impl ResourceVerdict {
     /// Whether an Enforce rule failed (the request would be denied).
     pub fn blocked(&self) -> bool {
-        self.responses.iter().flat_map(|r| &r.rules).any(|r| {
-            r.status == RuleStatus::Fail && r.action == FailureAction::Enforce
-        })
+        self.responses
+            .iter()
+            .flat_map(|r| &r.rules)
+            .any(|r| r.status == RuleStatus::Fail && r.action == FailureAction::Enforce)
     }
 }
 
@@ -62,7 +63,9 @@ fn request(values: &ValuesFile, cv: &ContextValues, object: &Value) -> Request {
         operation: op,
         object: obj,
         old_object: old,
-        namespace_labels: object.namespace().and_then(|ns| values.namespace_labels(ns)),
+        namespace_labels: object
+            .namespace()
+            .and_then(|ns| values.namespace_labels(ns)),
         ..Request::default()
     }
 }

@@ -74,7 +74,10 @@ fn kyverno_corpus_strict_pass_rate() {
             .strip_prefix(&dir)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| report.suite.clone());
-        let family = families.get(&rel).cloned().unwrap_or_else(|| "unknown".into());
+        let family = families
+            .get(&rel)
+            .cloned()
+            .unwrap_or_else(|| "unknown".into());
         per_family.entry(family).or_default().extend(report.checks);
     }
     let minimums = minimums();
@@ -88,11 +91,20 @@ fn kyverno_corpus_strict_pass_rate() {
         );
         if let Some(min) = minimums.get(family) {
             if rate + 1e-9 < *min {
-                failures.push(format!("{family}: {rate:.2}% is below the committed minimum {min}%"));
+                failures.push(format!(
+                    "{family}: {rate:.2}% is below the committed minimum {min}%"
+                ));
                 for c in checks.iter().filter(|c| !c.matched).take(40) {
                     println!(
                         "  MISS {} {}/{} {} {}: expected {} got {} {}",
-                        c.suite, c.policy, c.rule, c.kind, c.resource, c.expected, c.actual, c.message
+                        c.suite,
+                        c.policy,
+                        c.rule,
+                        c.kind,
+                        c.resource,
+                        c.expected,
+                        c.actual,
+                        c.message
                     );
                 }
             }

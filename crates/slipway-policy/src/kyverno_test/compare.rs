@@ -33,9 +33,7 @@ pub fn equal(a: &Value, b: &Value) -> bool {
             _ => x.as_f64() == y.as_f64(),
         },
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
         }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(v, w)| equal(v, w))
@@ -89,7 +87,10 @@ fn first_difference(a: &Value, e: &Value, path: String) -> Option<String> {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 120 {
-        format!("{}...", &s[..s.char_indices().nth(117).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}...",
+            &s[..s.char_indices().nth(117).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }

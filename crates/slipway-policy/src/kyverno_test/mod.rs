@@ -201,8 +201,7 @@ fn read_single<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String>
         .into_iter()
         .next()
         .ok_or_else(|| format!("{}: the file is empty", path.display()))?;
-    serde_json::from_value(first.object)
-        .map_err(|e| format!("{}: {e}", first.source))
+    serde_json::from_value(first.object).map_err(|e| format!("{}: {e}", first.source))
 }
 
 fn load_docs(path: &Path) -> Result<Vec<Document>, String> {
@@ -244,7 +243,10 @@ impl Suite {
             for doc in load_docs(&dir.join(p))? {
                 let name = doc.object.name().to_string();
                 if !doc.object.api_version().contains("kyverno.io")
-                    && !doc.object.api_version().starts_with("admissionregistration")
+                    && !doc
+                        .object
+                        .api_version()
+                        .starts_with("admissionregistration")
                 {
                     continue;
                 }
@@ -271,10 +273,7 @@ impl Suite {
                 }
                 let kind = object.kind().to_string();
                 if object.namespace().is_none() && !is_cluster_scoped(&kind) {
-                    if let Some(meta) = object
-                        .get_mut("metadata")
-                        .and_then(Value::as_object_mut)
-                    {
+                    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                         meta.insert("namespace".into(), Value::String("default".into()));
                     }
                 }
@@ -347,7 +346,12 @@ impl Suite {
     }
 
     /// Evaluates every policy on one resource: mutate (chained), validate, generate.
-    fn evaluate(&self, engine: &Engine, index: usize, forced: Option<Operation>) -> Vec<Evaluation> {
+    fn evaluate(
+        &self,
+        engine: &Engine,
+        index: usize,
+        forced: Option<Operation>,
+    ) -> Vec<Evaluation> {
         let original = &self.resources[index].object;
         let name = original.name().to_string();
         let mut current = original.clone();
@@ -412,18 +416,13 @@ impl Suite {
                     message: String::new(),
                     error: false,
                 };
-                let policy = self
-                    .policies
-                    .iter()
-                    .find(|(n, _)| n == entry.policy_name());
+                let policy = self.policies.iter().find(|(n, _)| n == entry.policy_name());
                 match policy {
                     None => {
                         check.actual = "error".into();
                         check.error = true;
-                        check.message = format!(
-                            "policy {} is not in the suite's policy files",
-                            entry.policy
-                        );
+                        check.message =
+                            format!("policy {} is not in the suite's policy files", entry.policy);
                     }
                     Some((_, SuitePolicy::Unsupported(why))) => {
                         check.actual = "unsupported".into();
@@ -474,7 +473,11 @@ impl Suite {
             check.actual = "not-found".into();
             check.message = format!(
                 "no resource {}{name} in the suite's resource files",
-                entry.kind.as_deref().map(|k| format!("{k} ")).unwrap_or_default()
+                entry
+                    .kind
+                    .as_deref()
+                    .map(|k| format!("{k} "))
+                    .unwrap_or_default()
             );
             return;
         };

@@ -92,7 +92,13 @@ impl ResultEntry {
         if let Some(ns) = &self.namespace {
             names = names
                 .into_iter()
-                .map(|n| if n.contains('/') { n } else { format!("{ns}/{n}") })
+                .map(|n| {
+                    if n.contains('/') {
+                        n
+                    } else {
+                        format!("{ns}/{n}")
+                    }
+                })
                 .collect();
         }
         names

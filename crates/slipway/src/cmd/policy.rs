@@ -60,7 +60,8 @@ pub struct ApplyArgs {
 }
 
 fn parse_format(s: &str) -> Result<slipway_report::Format, String> {
-    s.parse::<slipway_report::Format>().map_err(|e| e.to_string())
+    s.parse::<slipway_report::Format>()
+        .map_err(|e| e.to_string())
 }
 
 /// Output formats of `policy test`.
@@ -147,9 +148,14 @@ fn apply(args: ApplyArgs) -> anyhow::Result<Exit> {
             match load_policy(doc) {
                 Some(LoadedPolicy::Kyverno(p)) => policies.push(*p),
                 Some(LoadedPolicy::Invalid { error, .. }) => return Err(anyhow::anyhow!(*error)),
-                Some(LoadedPolicy::Unsupported { kind, name, reason, source }) => output::warn(
-                    &format!("{source}: {kind} {name} is not evaluated: {reason}"),
-                ),
+                Some(LoadedPolicy::Unsupported {
+                    kind,
+                    name,
+                    reason,
+                    source,
+                }) => output::warn(&format!(
+                    "{source}: {kind} {name} is not evaluated: {reason}"
+                )),
                 None => {}
             }
         }
@@ -192,7 +198,11 @@ fn apply(args: ApplyArgs) -> anyhow::Result<Exit> {
     };
     let text = slipway_report::render(&report, args.format, &options)?;
     output::stdout(&text)?;
-    Ok(if blocked { Exit::Findings } else { Exit::Success })
+    Ok(if blocked {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
 }
 
 fn render_json(reports: &[SuiteReport], summary: Summary) -> anyhow::Result<String> {
