@@ -4,12 +4,14 @@
 //!   ordering, messages and the `kubesec scan` JSON report), optionally after
 //! - [`schema`]: strict validation against the embedded Kubernetes JSON schemas;
 //! - [`input`]: reading files, directories and stdin into documents, reporting each bad file or
-//!   document on its own and carrying on with the rest.
+//!   document on its own and carrying on with the rest;
+//! - [`secrets`]: secret detection in files and Git history, with redaction and baselines.
 //!
 //! **Invariant:** nothing here prints; commands render the returned values.
 
 pub mod input;
 pub mod kubesec;
 pub mod schema;
+pub mod secrets;
 
 pub use kubesec::{KubesecReport, Scorer};

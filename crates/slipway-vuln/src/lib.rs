@@ -8,4 +8,5 @@ pub mod cvss;
 pub mod inventory;
 pub mod matching;
 pub mod osv;
+pub mod scan;
 pub mod version;

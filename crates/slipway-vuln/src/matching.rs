@@ -186,6 +186,7 @@ pub fn evaluate(record: &Record, query: &Query<'_>, now: &str) -> Verdict {
     let lookup = lookup_name(query.ecosystem, query.name);
     let version = normalize_query_version(&pkg_eco, query.version);
     let mut named = false;
+    let mut listed: Option<MatchReason> = None;
     for (ai, affected) in record.affected.iter().enumerate() {
         let Some(package) = &affected.package else {
             continue;
@@ -200,20 +201,8 @@ pub fn evaluate(record: &Record, query: &Query<'_>, now: &str) -> Verdict {
         if version.is_empty() {
             continue;
         }
-        if affected
-            .versions
-            .iter()
-            .any(|v| v == version || v == query.version)
-        {
-            return Verdict::Affected(MatchReason {
-                affected_index: ai,
-                range_index: None,
-                kind: "versions".to_owned(),
-                introduced: None,
-                fixed: None,
-                last_affected: None,
-            });
-        }
+        // Ranges say which version fixes it; an explicit `versions[]` hit only says
+        // "affected", so it is kept as a fallback while other ranges are tried.
         let eco = rec_eco.known();
         for (ri, range) in affected.ranges.iter().enumerate() {
             if let Some(Some(mut reason)) = evaluate_range(range, eco, version) {
@@ -222,6 +211,24 @@ pub fn evaluate(record: &Record, query: &Query<'_>, now: &str) -> Verdict {
                 return Verdict::Affected(reason);
             }
         }
+        if listed.is_none()
+            && affected
+                .versions
+                .iter()
+                .any(|v| v == version || v == query.version)
+        {
+            listed = Some(MatchReason {
+                affected_index: ai,
+                range_index: None,
+                kind: "versions".to_owned(),
+                introduced: None,
+                fixed: None,
+                last_affected: None,
+            });
+        }
+    }
+    if let Some(reason) = listed {
+        return Verdict::Affected(reason);
     }
     match (named, version.is_empty()) {
         (false, _) => Verdict::Unrelated,

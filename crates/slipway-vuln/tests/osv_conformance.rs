@@ -525,3 +525,100 @@ fn lockfile_extraction() {
     }
     tally.finish("lockfile extraction");
 }
+
+#[test]
+fn end_to_end_scans() {
+    use std::collections::BTreeSet;
+
+    use slipway_vuln::cvss::SeverityLevel;
+    use slipway_vuln::inventory;
+    use slipway_vuln::scan::{Advisories, scan};
+
+    let Some(root) = osv_root() else { return };
+    let e2e = root.join("e2e");
+    let db = Advisories::load_dir(&e2e.join("db"));
+    assert!(
+        db.skipped.is_empty(),
+        "unparseable records: {:?}",
+        db.skipped
+    );
+    let data: serde_json::Value = serde_json::from_str(&read(&e2e.join("expected.json"))).unwrap();
+    let mut tally = Tally::default();
+    for s in data["scenarios"].as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        let mut packages = Vec::new();
+        for input in s["inputs"].as_array().unwrap() {
+            let path = e2e.join(input.as_str().unwrap());
+            let inv = inventory::scan_path(&path);
+            assert!(inv.skipped.is_empty(), "{id}: {:?}", inv.skipped);
+            let file = path.file_name().unwrap().to_str().unwrap();
+            if let Some(n) = s["packages_found"][file].as_u64() {
+                let found = inv.packages.len();
+                tally.check(found as u64 == n, || {
+                    format!("{id}: {file}: {found} packages, want {n}")
+                });
+            }
+            packages.extend(inv.packages);
+        }
+        let result = scan(&packages, &db, "2026-06-01T00:00:00Z");
+        let got: BTreeSet<(String, String, String, Option<String>)> = result
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.vulnerability_id.clone(),
+                    f.matched_by.lookup_name.clone(),
+                    f.installed_version.clone(),
+                    f.fixed_version.clone(),
+                )
+            })
+            .collect();
+        let want: BTreeSet<(String, String, String, Option<String>)> = s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_owned(),
+                    f["package"].as_str().unwrap().to_owned(),
+                    f["version"].as_str().unwrap().to_owned(),
+                    f["fixed"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        tally.check(got == want, || {
+            format!(
+                "{id}: findings differ\n    missing: {:?}\n    extra: {:?}",
+                want.difference(&got).collect::<Vec<_>>(),
+                got.difference(&want).collect::<Vec<_>>()
+            )
+        });
+        for f in s["findings"].as_array().unwrap() {
+            let Some(want_score) = f.get("cvss").and_then(|c| c.as_f64()) else {
+                continue;
+            };
+            let found = result
+                .findings
+                .iter()
+                .find(|g| g.vulnerability_id == f["id"].as_str().unwrap());
+            let score = found.and_then(|g| g.score());
+            tally.check(score == Some(want_score), || {
+                format!("{id}: {} cvss {score:?}, want {want_score}", f["id"])
+            });
+        }
+        if let Some(summary) = s.get("summary").and_then(|v| v.as_object()) {
+            for (bucket, n) in summary {
+                let level: SeverityLevel = bucket.parse().unwrap();
+                let count = result
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == level)
+                    .count() as u64;
+                tally.check(Some(count) == n.as_u64(), || {
+                    format!("{id}: {bucket} {count}, want {n}")
+                });
+            }
+        }
+    }
+    tally.finish("end-to-end scans");
+}

@@ -703,3 +703,14 @@ fn random_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn smp_condition_uses_validate_operators() {
+    let r = "apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: 3}";
+    check_smp(
+        r,
+        "spec: {(replicas): '>2', paused: true}",
+        Some("apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: 3, paused: true}"),
+    );
+    check_smp(r, "spec: {(replicas): '<2', paused: true}", None);
+}

@@ -96,10 +96,8 @@ pub fn package_from_purl(purl: &str, path: &Path) -> Option<Package> {
         "pypi" => ("PyPI".to_owned(), name.clone(), version),
         "npm" => ("npm".to_owned(), joined("/"), version),
         "cargo" => ("crates.io".to_owned(), name.clone(), version),
-        "golang" => {
-            let v = version.strip_prefix('v').unwrap_or(&version).to_owned();
-            ("Go".to_owned(), joined("/"), v)
-        }
+        // The `v` stays: it is how Go spells the version; matching drops it.
+        "golang" => ("Go".to_owned(), joined("/"), version),
         "maven" => ("Maven".to_owned(), joined(":"), version),
         "gem" => ("RubyGems".to_owned(), name.clone(), version),
         "composer" => ("Packagist".to_owned(), joined("/"), version),
@@ -119,6 +117,23 @@ pub fn package_from_purl(purl: &str, path: &Path) -> Option<Package> {
             None => p.source_name = Some(src),
         }
     }
+    Some(p)
+}
+
+/// A BOM component: through its purl when OSV knows the type, else kept with
+/// no ecosystem so the report can say it was not assessed.
+fn component(
+    path: &Path,
+    purl: Option<&str>,
+    name: Option<&str>,
+    version: Option<&str>,
+) -> Option<Package> {
+    if let Some(p) = purl.and_then(|u| package_from_purl(u, path)) {
+        return Some(p);
+    }
+    let name = name?;
+    let mut p = Package::new(name, version.unwrap_or(""), "", path);
+    p.purl = purl.unwrap_or("").to_owned();
     Some(p)
 }
 
@@ -171,13 +186,20 @@ pub fn parse_cyclonedx_xml(path: &Path, text: &str) -> Result<Vec<Package>, Inve
         if node.ancestors().any(|a| a.has_tag_name("metadata")) {
             continue;
         }
-        let purl = node
-            .children()
-            .find(|c| c.has_tag_name("purl"))
-            .and_then(|c| c.text());
-        if let Some(p) = purl.and_then(|u| package_from_purl(u, path)) {
-            out.push(p);
+        if node.attribute("type") == Some("operating-system") {
+            continue;
         }
+        let child = |tag: &str| {
+            node.children()
+                .find(|c| c.has_tag_name(tag))
+                .and_then(|c| c.text())
+        };
+        out.extend(component(
+            path,
+            child("purl"),
+            child("name"),
+            child("version"),
+        ));
     }
     Ok(out)
 }

@@ -14,6 +14,7 @@ use slipway_report::{
 };
 use slipway_scan::input::{self, InputError};
 use slipway_scan::kubesec::{self, JsonArrayWriter, KubesecReport, Scorer};
+use slipway_scan::secrets::{self, Baseline, SecretFinding, SecretScan};
 
 use crate::exit::Exit;
 use crate::output;
@@ -28,6 +29,47 @@ pub enum ScanCommand {
     /// --min-score, 2 otherwise (including unsupported kinds and schema-invalid objects),
     /// 1 when an input could not be read.
     Manifests(ManifestsArgs),
+    /// Find secrets in files (and with --git, in every commit of the history).
+    ///
+    /// Private keys, AWS/GitHub/GitLab/Slack/Stripe/Google tokens, JWTs, high-entropy values
+    /// under secret-like keys, and Kubernetes Secret manifests committed with data. Matches are
+    /// redacted; the secret itself is never printed. Exit status: 0 when nothing is found
+    /// (after the baseline), 1 when secrets are found, 2 when an input could not be read.
+    Secrets(SecretsArgs),
+}
+
+/// Output formats of `scan secrets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretsFormat {
+    /// One row per finding.
+    Table,
+    /// JSON array of findings (rule, description, file, line, commit, redacted, fingerprint).
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Arguments of `scan secrets`.
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    /// Files or directories to scan (hidden entries such as .git are skipped); with --git,
+    /// Git repositories.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Scan every line ever added in the Git history (all refs) instead of the files.
+    #[arg(long)]
+    pub git: bool,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = SecretsFormat::Table)]
+    pub format: SecretsFormat,
+    /// Accepted findings (JSON written by --write-baseline); they are not reported.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write every current finding to FILE as a baseline, then exit 0.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
 }
 
 /// Output formats of `scan manifests`.
@@ -76,6 +118,7 @@ pub struct ManifestsArgs {
 pub fn run(command: ScanCommand) -> anyhow::Result<Exit> {
     match command {
         ScanCommand::Manifests(args) => manifests(&args),
+        ScanCommand::Secrets(args) => secrets(&args),
     }
 }
 
@@ -276,6 +319,111 @@ fn render_table(rows: &[Row], input_errors: usize) -> String {
     ));
     if input_errors > 0 {
         out.push_str(&format!("; {input_errors} input errors"));
+    }
+    out.push('\n');
+    out
+}
+
+fn secrets(args: &SecretsArgs) -> anyhow::Result<Exit> {
+    let mut scan = SecretScan::default();
+    if args.git {
+        for repo in &args.paths {
+            let one = secrets::scan_git_history(repo);
+            scan.findings.extend(one.findings);
+            scan.errors.extend(one.errors);
+        }
+    } else {
+        scan = secrets::scan_paths(&args.paths);
+    }
+    for err in scan.errors.drain(..) {
+        output::print_error(&anyhow::Error::new(err));
+    }
+    let failed_inputs = args.paths.iter().any(|p| !p.exists());
+    if let Some(path) = &args.write_baseline {
+        let baseline = Baseline::of(&scan.findings);
+        let text = serde_json::to_string_pretty(&baseline)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write baseline {}", path.display()))?;
+        output::stdout(&format!(
+            "wrote {} accepted findings to {}\n",
+            baseline.accepted.len(),
+            path.display()
+        ))?;
+        return Ok(Exit::Success);
+    }
+    let findings = match &args.baseline {
+        Some(path) => Baseline::load(path)?.filter(scan.findings),
+        None => scan.findings,
+    };
+    let text = match args.format {
+        SecretsFormat::Json => serde_json::to_string_pretty(&findings)? + "\n",
+        SecretsFormat::Table => secrets_table(&findings, scan.skipped.len()),
+        SecretsFormat::Sarif | SecretsFormat::Junit => {
+            let format = if args.format == SecretsFormat::Sarif {
+                Format::Sarif
+            } else {
+                Format::Junit
+            };
+            let report = Report::new(
+                Tool::slipway(),
+                findings.iter().map(SecretFinding::to_finding).collect(),
+            );
+            slipway_report::render(&report, format, &RenderOptions::default())?
+        }
+    };
+    output::stdout(&text)?;
+    Ok(if failed_inputs {
+        Exit::BadInput
+    } else if findings.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Findings
+    })
+}
+
+fn secrets_table(findings: &[SecretFinding], skipped: usize) -> String {
+    let mut out = String::new();
+    if !findings.is_empty() {
+        let rows: Vec<[String; 4]> = findings
+            .iter()
+            .map(|f| {
+                let location = match &f.commit {
+                    Some(c) => format!("{}:{} @{}", f.file, f.line, c.get(..12).unwrap_or(c)),
+                    None => format!("{}:{}", f.file, f.line),
+                };
+                [
+                    f.rule.clone(),
+                    location,
+                    f.description.clone(),
+                    f.redacted.clone(),
+                ]
+            })
+            .collect();
+        let headers = ["RULE", "LOCATION", "WHAT", "MATCH (REDACTED)"];
+        let mut widths = headers.map(str::len);
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut line = |cols: [&str; 4]| {
+            let text: String = cols
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}  "))
+                .collect();
+            out.push_str(text.trim_end());
+            out.push('\n');
+        };
+        line(headers);
+        for r in &rows {
+            line([&r[0], &r[1], &r[2], &r[3]]);
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("{} secrets found", findings.len()));
+    if skipped > 0 {
+        out.push_str(&format!("; {skipped} binary or oversized files skipped"));
     }
     out.push('\n');
     out
