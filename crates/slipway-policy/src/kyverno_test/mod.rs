@@ -13,7 +13,7 @@
 mod compare;
 pub mod spec;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -398,7 +398,7 @@ impl Suite {
                 report.unsupported.push(s.clone());
             }
         }
-        let mut cache: BTreeMap<(usize, Option<Operation>), Vec<Evaluation>> = BTreeMap::new();
+        let mut cache: HashMap<(usize, Option<Operation>), Vec<Evaluation>> = HashMap::new();
         for entry in &self.test.results {
             let forced = entry.operation.as_deref().and_then(Operation::parse);
             let expected = entry.expected().unwrap_or("").to_ascii_lowercase();
@@ -466,7 +466,7 @@ impl Suite {
         entry: &spec::ResultEntry,
         name: &str,
         forced: Option<Operation>,
-        cache: &mut BTreeMap<(usize, Option<Operation>), Vec<Evaluation>>,
+        cache: &mut HashMap<(usize, Option<Operation>), Vec<Evaluation>>,
         check: &mut CheckResult,
     ) {
         let Some(index) = self.find_resource(entry, name) else {
