@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The admission operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Operation {
     /// CREATE (the default for files evaluated offline).
@@ -196,3 +196,17 @@ pub struct EngineResponse {
     /// For `generate`: the objects generated.
     pub generated: Vec<Value>,
 }
+
+mod context;
+mod foreach;
+mod generate;
+mod images;
+mod mutation;
+mod run;
+mod validation;
+
+pub use crate::model::{LoadedPolicy, Policy, PolicyError, load_policies};
+pub use run::{Engine, PreparedRequest};
+
+#[cfg(test)]
+mod tests;
