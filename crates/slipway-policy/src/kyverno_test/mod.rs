@@ -272,11 +272,10 @@ impl Suite {
                     continue;
                 }
                 let kind = object.kind().to_string();
-                if object.namespace().is_none() && !is_cluster_scoped(&kind) {
-                    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                if object.namespace().is_none() && !is_cluster_scoped(&kind)
+                    && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                         meta.insert("namespace".into(), Value::String("default".into()));
                     }
-                }
                 // Only the first of several objects with one identity is evaluated.
                 let gvk = object.gvk();
                 let key = (
@@ -364,11 +363,10 @@ impl Suite {
             let op = self.operation(&cv, forced);
             let req = self.request(&current, op);
             let resp = engine.mutate(policy, &req, &cv);
-            if let Some(p) = &resp.patched {
-                if op != Operation::Delete {
+            if let Some(p) = &resp.patched
+                && op != Operation::Delete {
                     current = p.clone();
                 }
-            }
             out.push(Evaluation {
                 policy: pname.clone(),
                 patched: current.clone(),
@@ -522,12 +520,11 @@ impl Suite {
                 .collect::<Vec<_>>()
                 .join("; ");
         }
-        if let Some(file) = entry.patched_file() {
-            if let Err(why) = self.compare_file(file, std::slice::from_ref(&eval.patched)) {
+        if let Some(file) = entry.patched_file()
+            && let Err(why) = self.compare_file(file, std::slice::from_ref(&eval.patched)) {
                 check.matched = false;
                 check.message = format!("patched resource differs: {why}");
             }
-        }
         if let Some(file) = &entry.generated_resource {
             let generated: Vec<Value> = eval
                 .responses
@@ -549,18 +546,9 @@ impl Suite {
         for doc in &docs {
             let e = &doc.object;
             let found = candidates.iter().find(|c| same_identity(c, e));
-            match found {
-                Some(c) => {
-                    compare::compare(&without_default_namespace(c, e), e)?;
-                    compared += 1;
-                }
-                None if docs.len() == 1 && candidates.len() == 1 => {
-                    // A single expected object for a single result: compare
-                    // directly so the difference is shown, not just "missing".
-                    compare::compare(&without_default_namespace(&candidates[0], e), e)?;
-                    compared += 1;
-                }
-                None => {}
+            if let Some(c) = found {
+                compare::compare(&without_default_namespace(c, e), e)?;
+                compared += 1;
             }
         }
         if compared == 0 {
@@ -582,11 +570,10 @@ impl Suite {
 /// is compared without it.
 fn without_default_namespace(actual: &Value, expected: &Value) -> Value {
     let mut a = actual.clone();
-    if expected.namespace().is_none() && actual.namespace() == Some("default") {
-        if let Some(meta) = a.get_mut("metadata").and_then(Value::as_object_mut) {
+    if expected.namespace().is_none() && actual.namespace() == Some("default")
+        && let Some(meta) = a.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("namespace");
         }
-    }
     a
 }
 

@@ -194,7 +194,6 @@ fn apply(args: ApplyArgs) -> anyhow::Result<Exit> {
         base_dir: std::env::current_dir()
             .ok()
             .map(|d| d.display().to_string()),
-        ..slipway_report::RenderOptions::default()
     };
     let text = slipway_report::render(&report, args.format, &options)?;
     output::stdout(&text)?;
