@@ -2,6 +2,8 @@
 //! `podSecurity`, with Kyverno's messages and outcome rules
 //! (`pkg/engine/handlers/validation`).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::context::{contains_variables, evaluate_block, load_entries, message, preconditions, substitute};
@@ -134,15 +136,16 @@ fn validate_deny(run: &PolicyRun<'_>, rule: &Rule, deny: &Deny) -> Outcome {
     }
 }
 
-/// Substitutes variables and `$(...)` references in a pattern.
-fn prepare_pattern(run: &PolicyRun<'_>, pattern: &Value, target: &Value) -> Result<Value, String> {
+/// Substitutes variables and `$(...)` references in a pattern; borrows it
+/// unchanged when it has neither (the common case, kept allocation-free).
+fn prepare_pattern<'p>(run: &PolicyRun<'_>, pattern: &'p Value, target: &Value) -> Result<Cow<'p, Value>, String> {
     let mut p = if contains_variables(pattern) {
-        substitute(pattern, &run.ctx, Some(target), false)?
+        Cow::Owned(substitute(pattern, &run.ctx, Some(target), false)?)
     } else {
-        pattern.clone()
+        Cow::Borrowed(pattern)
     };
     if contains_reference(&p) {
-        p = pattern::resolve_references(&p).map_err(|e| e.to_string())?;
+        p = Cow::Owned(pattern::resolve_references(&p).map_err(|e| e.to_string())?);
     }
     Ok(p)
 }
