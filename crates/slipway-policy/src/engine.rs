@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The admission operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Operation {
     /// CREATE (the default for files evaluated offline).

@@ -4,7 +4,10 @@
 //! goes up. Families the engine does not evaluate yet must be reported as
 //! unsupported errors, never as matches.
 
-#![allow(clippy::print_stdout, reason = "a conformance test reports its pass rate")]
+#![allow(
+    clippy::print_stdout,
+    reason = "a conformance test reports its pass rate"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

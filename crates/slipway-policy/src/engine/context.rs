@@ -31,7 +31,11 @@ pub(crate) fn build_context(req: &Request) -> JmesContext {
         request.insert("userInfo".into(), u.user_info.clone());
         request.insert("roles".into(), json!(u.roles));
         request.insert("clusterRoles".into(), json!(u.cluster_roles));
-        let username = u.user_info.get("username").and_then(Value::as_str).unwrap_or("");
+        let username = u
+            .user_info
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let (sa_ns, sa_name) = service_account(username);
         root.insert("serviceAccountName".into(), json!(sa_name));
         root.insert("serviceAccountNamespace".into(), json!(sa_ns));
@@ -45,7 +49,11 @@ pub(crate) fn build_context(req: &Request) -> JmesContext {
 
 /// The object the request is about: the new object, or the old one on DELETE.
 pub(crate) fn target_resource(req: &Request) -> &Value {
-    if req.object.is_null() { &req.old_object } else { &req.object }
+    if req.object.is_null() {
+        &req.old_object
+    } else {
+        &req.object
+    }
 }
 
 /// `(namespace, name)` of a `system:serviceaccount:<ns>:<name>` user, empty otherwise.
@@ -80,10 +88,10 @@ fn supplied(values: &ContextValues, rule: &str, name: &str) -> bool {
     hit(&values.global)
         || hit(&values.resource)
         || values.rules.get(rule).is_some_and(|v| hit(v))
-        || values
-            .foreach
-            .get(rule)
-            .is_some_and(|v| v.iter().any(|(k, _)| k == name || k.split('.').next() == Some(name)))
+        || values.foreach.get(rule).is_some_and(|v| {
+            v.iter()
+                .any(|(k, _)| k == name || k.split('.').next() == Some(name))
+        })
 }
 
 /// Substitutes variables in `doc`; `at` resolves `{{ @ }}` against `target`.
@@ -127,7 +135,9 @@ pub(crate) fn contains_variables(doc: &Value) -> bool {
     match doc {
         Value::String(s) => s.contains("{{"),
         Value::Array(a) => a.iter().any(contains_variables),
-        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || contains_variables(v)),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k.contains("{{") || contains_variables(v)),
         _ => false,
     }
 }
@@ -184,10 +194,12 @@ fn load_variable(
         None => None,
     };
     let path = match &var.jmes_path {
-        Some(p) if !p.trim().is_empty() => match substitute(&Value::String(p.clone()), ctx, None, false)? {
-            Value::String(s) => Some(s),
-            other => Some(other.to_string()),
-        },
+        Some(p) if !p.trim().is_empty() => {
+            match substitute(&Value::String(p.clone()), ctx, None, false)? {
+                Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            }
+        }
         _ => None,
     };
     let mut output = default.clone();
@@ -198,7 +210,10 @@ fn load_variable(
                 Ok(r) => output = Some(r),
                 Err(e) => {
                     if default.is_none() {
-                        return Err(format!("failed to apply jmespath {p} to variable {:?}: {e}", entry.name));
+                        return Err(format!(
+                            "failed to apply jmespath {p} to variable {:?}: {e}",
+                            entry.name
+                        ));
                     }
                 }
             },
@@ -210,7 +225,10 @@ fn load_variable(
             Ok(_) => {}
             Err(e) => {
                 if default.is_none() {
-                    return Err(format!("failed to apply jmespath {p} for variable {:?}: {e}", entry.name));
+                    return Err(format!(
+                        "failed to apply jmespath {p} for variable {:?}: {e}",
+                        entry.name
+                    ));
                 }
             }
         }

@@ -16,7 +16,10 @@ pub(crate) fn generate_rule(run: &mut PolicyRun<'_>, rule: &Rule) -> Option<(Out
         inject(&mut run.ctx, vals);
     }
     if let Err(e) = load_entries(&rule.context, &mut run.ctx, run.values, &rule.name) {
-        return Some((Outcome::error(format!("failed to load context: {e}")), Vec::new()));
+        return Some((
+            Outcome::error(format!("failed to load context: {e}")),
+            Vec::new(),
+        ));
     }
     match preconditions(rule.preconditions.as_ref(), &run.ctx) {
         Err(e) => {
@@ -31,7 +34,9 @@ pub(crate) fn generate_rule(run: &mut PolicyRun<'_>, rule: &Rule) -> Option<(Out
     let Some(data) = &g.data else {
         if g.clone.is_some() || g.clone_list.is_some() {
             return Some((
-                Outcome::error("generate clone/cloneList needs the source objects from a cluster, which are not available offline"),
+                Outcome::error(
+                    "generate clone/cloneList needs the source objects from a cluster, which are not available offline",
+                ),
                 Vec::new(),
             ));
         }
@@ -45,18 +50,33 @@ pub(crate) fn generate_rule(run: &mut PolicyRun<'_>, rule: &Rule) -> Option<(Out
     });
     let head = match substitute(&head, &run.ctx, None, false) {
         Ok(h) => h,
-        Err(e) => return Some((Outcome::error(format!("variable substitution failed: {e}")), Vec::new())),
+        Err(e) => {
+            return Some((
+                Outcome::error(format!("variable substitution failed: {e}")),
+                Vec::new(),
+            ));
+        }
     };
     let data = match substitute(data, &run.ctx, None, false) {
         Ok(d) => d,
-        Err(e) => return Some((Outcome::error(format!("variable substitution failed: {e}")), Vec::new())),
+        Err(e) => {
+            return Some((
+                Outcome::error(format!("variable substitution failed: {e}")),
+                Vec::new(),
+            ));
+        }
     };
     let mut object = match data {
         Value::Object(m) => m,
         Value::Null => Map::new(),
         _ => return Some((Outcome::error("generate.data must be a map"), Vec::new())),
     };
-    let s = |k: &str| head.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| {
+        head.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     object.insert("apiVersion".into(), json!(s("apiVersion")));
     object.insert("kind".into(), json!(s("kind")));
     let metadata = object

@@ -49,7 +49,11 @@ pub(crate) fn images_of(resource: &Value) -> Option<Value> {
             out.insert(kind.to_string(), Value::Object(by_name));
         }
     }
-    if out.is_empty() { None } else { Some(Value::Object(out)) }
+    if out.is_empty() {
+        None
+    } else {
+        Some(Value::Object(out))
+    }
 }
 
 #[cfg(test)]
@@ -68,11 +72,17 @@ mod tests {
         assert_eq!(images["containers"]["a"]["registry"], "docker.io");
         assert_eq!(images["containers"]["a"]["path"], "nginx");
         assert_eq!(images["containers"]["a"]["tag"], "latest");
-        assert_eq!(images["containers"]["a"]["reference"], "docker.io/nginx:latest");
+        assert_eq!(
+            images["containers"]["a"]["reference"],
+            "docker.io/nginx:latest"
+        );
         assert_eq!(images["containers"]["b"]["registry"], "ghcr.io");
         assert_eq!(images["containers"]["b"]["name"], "app");
         assert_eq!(images["containers"]["b"]["tag"], "1.2");
-        assert_eq!(images["containers"]["b"]["referenceWithTag"], "ghcr.io/org/app:1.2");
+        assert_eq!(
+            images["containers"]["b"]["referenceWithTag"],
+            "ghcr.io/org/app:1.2"
+        );
     }
 
     #[test]

@@ -11,16 +11,28 @@ use crate::model::{ForEachMutation, Rule};
 
 /// Evaluates one mutate rule that matched; returns the outcome and whether
 /// `resource` changed, or `None` for no response.
-pub(crate) fn mutate_rule(run: &mut PolicyRun<'_>, rule: &Rule, resource: &mut Value) -> Option<(Outcome, bool)> {
+pub(crate) fn mutate_rule(
+    run: &mut PolicyRun<'_>,
+    rule: &Rule,
+    resource: &mut Value,
+) -> Option<(Outcome, bool)> {
     let m = rule.mutate.as_ref()?;
     if let Some(vals) = run.values.rules.get(&rule.name) {
         inject(&mut run.ctx, vals);
     }
     if let Err(e) = load_entries(&rule.context, &mut run.ctx, run.values, &rule.name) {
-        return Some((Outcome::error(format!("failed to load context: {e}")), false));
+        return Some((
+            Outcome::error(format!("failed to load context: {e}")),
+            false,
+        ));
     }
     match preconditions(rule.preconditions.as_ref(), &run.ctx) {
-        Err(e) => return Some((Outcome::error(format!("failed to evaluate preconditions: {e}")), false)),
+        Err(e) => {
+            return Some((
+                Outcome::error(format!("failed to evaluate preconditions: {e}")),
+                false,
+            ));
+        }
         Ok(false) => return Some((Outcome::skip("preconditions not met"), false)),
         Ok(true) => {}
     }
@@ -41,7 +53,11 @@ pub(crate) fn mutate_rule(run: &mut PolicyRun<'_>, rule: &Rule, resource: &mut V
     })
 }
 
-fn apply_strategic_merge(run: &PolicyRun<'_>, overlay: &Value, resource: &mut Value) -> Result<bool, String> {
+fn apply_strategic_merge(
+    run: &PolicyRun<'_>,
+    overlay: &Value,
+    resource: &mut Value,
+) -> Result<bool, String> {
     let overlay = substitute(overlay, &run.ctx, Some(resource), false)
         .map_err(|e| format!("variable substitution failed: {e}"))?;
     let out = crate::mutate::strategic_merge(resource, &overlay).map_err(|e| e.to_string())?;

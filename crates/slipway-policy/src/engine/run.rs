@@ -4,7 +4,10 @@
 use serde_json::Value;
 
 use super::context::{build_context, inject, target_resource};
-use super::{ContextValues, EngineResponse, FailureAction, Operation, Request, RuleResponse, RuleStatus, RuleType};
+use super::{
+    ContextValues, EngineResponse, FailureAction, Operation, Request, RuleResponse, RuleStatus,
+    RuleType,
+};
 use crate::jmes::JmesContext;
 use crate::matching::{MatchTarget, rule_matches, selector_matches};
 use crate::model::{FailureActionOverride, Policy, PolicyKind, Rule};
@@ -110,9 +113,13 @@ impl<'a> PolicyRun<'a> {
             Some(v) if !v.failure_action_overrides.is_empty() => &v.failure_action_overrides,
             _ => &self.policy.spec.validation_failure_action_overrides,
         };
-        let ns = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        let ns = resource
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         for o in overrides {
-            let ns_ok = o.namespaces.is_empty() || o.namespaces.iter().any(|p| wildcard::matches(p, ns));
+            let ns_ok =
+                o.namespaces.is_empty() || o.namespaces.iter().any(|p| wildcard::matches(p, ns));
             let sel_ok = o
                 .namespace_selector
                 .as_ref()
@@ -127,7 +134,13 @@ impl<'a> PolicyRun<'a> {
             .unwrap_or_default()
     }
 
-    fn response(&self, rule: &Rule, rule_type: RuleType, o: Outcome, resource: &Value) -> RuleResponse {
+    fn response(
+        &self,
+        rule: &Rule,
+        rule_type: RuleType,
+        o: Outcome,
+        resource: &Value,
+    ) -> RuleResponse {
         RuleResponse {
             name: rule.name.clone(),
             rule_type,
@@ -147,7 +160,11 @@ fn parse_action(s: &str) -> FailureAction {
 }
 
 fn apply_one(policy: &Policy) -> bool {
-    policy.spec.apply_rules.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("one"))
+    policy
+        .spec
+        .apply_rules
+        .as_deref()
+        .is_some_and(|a| a.eq_ignore_ascii_case("one"))
 }
 
 fn base_response(policy: &Policy) -> EngineResponse {
@@ -177,12 +194,22 @@ impl Engine {
     }
 
     /// Runs the policy's validate rules.
-    pub fn validate(&self, policy: &Policy, req: &Request, values: &ContextValues) -> EngineResponse {
+    pub fn validate(
+        &self,
+        policy: &Policy,
+        req: &Request,
+        values: &ContextValues,
+    ) -> EngineResponse {
         self.validate_prepared(policy, &self.prepare(req), values)
     }
 
     /// [`Engine::validate`] on a prepared request.
-    pub fn validate_prepared(&self, policy: &Policy, prepared: &PreparedRequest<'_>, values: &ContextValues) -> EngineResponse {
+    pub fn validate_prepared(
+        &self,
+        policy: &Policy,
+        prepared: &PreparedRequest<'_>,
+        values: &ContextValues,
+    ) -> EngineResponse {
         let mut run = PolicyRun::new(policy, prepared, values);
         let mut resp = base_response(policy);
         let resource = target_resource(prepared.req);
@@ -195,7 +222,8 @@ impl Engine {
             run.ctx.restore(checkpoint);
             if let Some(o) = outcome {
                 let done = applied(o.status) && apply_one(policy);
-                resp.rules.push(run.response(rule, RuleType::Validation, o, resource));
+                resp.rules
+                    .push(run.response(rule, RuleType::Validation, o, resource));
                 if done {
                     break;
                 }
@@ -210,7 +238,12 @@ impl Engine {
     }
 
     /// [`Engine::mutate`] on a prepared request.
-    pub fn mutate_prepared(&self, policy: &Policy, prepared: &PreparedRequest<'_>, values: &ContextValues) -> EngineResponse {
+    pub fn mutate_prepared(
+        &self,
+        policy: &Policy,
+        prepared: &PreparedRequest<'_>,
+        values: &ContextValues,
+    ) -> EngineResponse {
         let mut run = PolicyRun::new(policy, prepared, values);
         let mut resp = base_response(policy);
         let mut resource = target_resource(prepared.req).clone();
@@ -225,11 +258,18 @@ impl Engine {
             if let Some((o, changed)) = outcome {
                 if changed {
                     // Later rules see the mutated object, as in Kyverno.
-                    run.ctx
-                        .set(if is_delete { "request.oldObject" } else { "request.object" }, &resource);
+                    run.ctx.set(
+                        if is_delete {
+                            "request.oldObject"
+                        } else {
+                            "request.object"
+                        },
+                        &resource,
+                    );
                 }
                 let done = applied(o.status) && apply_one(policy);
-                resp.rules.push(run.response(rule, RuleType::Mutation, o, &resource));
+                resp.rules
+                    .push(run.response(rule, RuleType::Mutation, o, &resource));
                 if done {
                     break;
                 }
@@ -240,12 +280,22 @@ impl Engine {
     }
 
     /// Runs the policy's generate rules; `generated` holds the objects.
-    pub fn generate(&self, policy: &Policy, req: &Request, values: &ContextValues) -> EngineResponse {
+    pub fn generate(
+        &self,
+        policy: &Policy,
+        req: &Request,
+        values: &ContextValues,
+    ) -> EngineResponse {
         self.generate_prepared(policy, &self.prepare(req), values)
     }
 
     /// [`Engine::generate`] on a prepared request.
-    pub fn generate_prepared(&self, policy: &Policy, prepared: &PreparedRequest<'_>, values: &ContextValues) -> EngineResponse {
+    pub fn generate_prepared(
+        &self,
+        policy: &Policy,
+        prepared: &PreparedRequest<'_>,
+        values: &ContextValues,
+    ) -> EngineResponse {
         let mut run = PolicyRun::new(policy, prepared, values);
         let mut resp = base_response(policy);
         let resource = target_resource(prepared.req);
@@ -259,7 +309,8 @@ impl Engine {
             if let Some((o, objects)) = outcome {
                 resp.generated.extend(objects);
                 let done = applied(o.status) && apply_one(policy);
-                resp.rules.push(run.response(rule, RuleType::Generation, o, resource));
+                resp.rules
+                    .push(run.response(rule, RuleType::Generation, o, resource));
                 if done {
                     break;
                 }

@@ -26,12 +26,20 @@ fn request(object: Value) -> Request {
 }
 
 fn statuses(resp: &EngineResponse) -> Vec<(String, &'static str)> {
-    resp.rules.iter().map(|r| (r.name.clone(), r.status.as_str())).collect()
+    resp.rules
+        .iter()
+        .map(|r| (r.name.clone(), r.status.as_str()))
+        .collect()
 }
 
 /// Validates `resource_yaml` against `policy_yaml` and compares `(rule, status)` pairs.
 fn check(policy_yaml: &str, resource_yaml: &str, expected: &[(&str, &str)]) {
-    check_with(policy_yaml, request(resource(resource_yaml)), &ContextValues::default(), expected);
+    check_with(
+        policy_yaml,
+        request(resource(resource_yaml)),
+        &ContextValues::default(),
+        expected,
+    );
 }
 
 fn check_with(policy_yaml: &str, req: Request, values: &ContextValues, expected: &[(&str, &str)]) {
@@ -39,7 +47,12 @@ fn check_with(policy_yaml: &str, req: Request, values: &ContextValues, expected:
     let resp = Engine::new().validate(&p, &req, values);
     let got = statuses(&resp);
     let want: Vec<(String, &str)> = expected.iter().map(|(n, s)| (n.to_string(), *s)).collect();
-    assert_eq!(got, want, "messages: {:?}", resp.rules.iter().map(|r| &r.message).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        want,
+        "messages: {:?}",
+        resp.rules.iter().map(|r| &r.message).collect::<Vec<_>>()
+    );
 }
 
 const HEAD: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  background: false\n  rules:\n";
@@ -62,7 +75,11 @@ fn pattern_pass_and_fail() {
 #[test]
 fn fail_message_has_kyverno_shape() {
     let p = policy(&pol(NO_LATEST));
-    let resp = Engine::new().validate(&p, &request(resource(POD_LATEST)), &ContextValues::default());
+    let resp = Engine::new().validate(
+        &p,
+        &request(resource(POD_LATEST)),
+        &ContextValues::default(),
+    );
     assert_eq!(
         resp.rules[0].message,
         "validation error: latest is not allowed. rule no-latest failed at path /spec/containers/0/image/"
@@ -113,7 +130,12 @@ fn operation_from_request() {
     let mut req = request(Value::Null);
     req.operation = Operation::Delete;
     req.old_object = resource(POD_OK);
-    check_with(&pol(rules), req, &ContextValues::default(), &[("r", "skip")]);
+    check_with(
+        &pol(rules),
+        req,
+        &ContextValues::default(),
+        &[("r", "skip")],
+    );
 }
 
 #[test]
@@ -159,11 +181,22 @@ fn context_variable_and_values() {
     // Without a value the configMap cannot be fetched offline.
     check(&pol(rules), POD_OK, &[("r", "error")]);
     let mut values = ContextValues::default();
-    values
-        .rules
-        .insert("r".into(), vec![("cm.data.names".into(), json!(["ok", "x"]))]);
-    check_with(&pol(rules), request(resource(POD_OK)), &values, &[("r", "fail")]);
-    check_with(&pol(rules), request(resource(POD_LATEST)), &values, &[("r", "pass")]);
+    values.rules.insert(
+        "r".into(),
+        vec![("cm.data.names".into(), json!(["ok", "x"]))],
+    );
+    check_with(
+        &pol(rules),
+        request(resource(POD_OK)),
+        &values,
+        &[("r", "fail")],
+    );
+    check_with(
+        &pol(rules),
+        request(resource(POD_LATEST)),
+        &values,
+        &[("r", "pass")],
+    );
 }
 
 #[test]
@@ -189,7 +222,10 @@ fn failure_action_and_overrides() {
 
 #[test]
 fn existing_violation_on_update_is_skipped_with_enforce() {
-    let y = pol(NO_LATEST).replace("      message:", "      failureAction: Enforce\n      message:");
+    let y = pol(NO_LATEST).replace(
+        "      message:",
+        "      failureAction: Enforce\n      message:",
+    );
     let bad = resource(POD_LATEST);
     let req = Request {
         operation: Operation::Update,
@@ -197,13 +233,27 @@ fn existing_violation_on_update_is_skipped_with_enforce() {
         old_object: bad,
         ..Request::default()
     };
-    check_with(&y, req.clone(), &ContextValues::default(), &[("no-latest", "skip")]);
-    check_with(&pol(NO_LATEST), req, &ContextValues::default(), &[("no-latest", "fail")]);
+    check_with(
+        &y,
+        req.clone(),
+        &ContextValues::default(),
+        &[("no-latest", "skip")],
+    );
+    check_with(
+        &pol(NO_LATEST),
+        req,
+        &ContextValues::default(),
+        &[("no-latest", "fail")],
+    );
 }
 
 #[test]
 fn apply_rules_one_stops_after_first_applied() {
-    let y = pol(&format!("{NO_LATEST}{}", NO_LATEST.replace("no-latest", "second"))).replace("  rules:\n", "  applyRules: One\n  rules:\n");
+    let y = pol(&format!(
+        "{NO_LATEST}{}",
+        NO_LATEST.replace("no-latest", "second")
+    ))
+    .replace("  rules:\n", "  applyRules: One\n  rules:\n");
     check(&y, POD_OK, &[("no-latest", "pass")]);
 }
 
@@ -223,12 +273,25 @@ fn mutate_strategic_merge_pass_then_skip() {
 fn mutate_json6902_and_foreach() {
     let rules = "  - name: j\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    mutate:\n      patchesJson6902: |-\n        - op: add\n          path: /metadata/annotations\n          value:\n            owner: \"{{ request.object.metadata.name }}\"\n  - name: f\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    mutate:\n      foreach:\n      - list: request.object.spec.containers\n        patchStrategicMerge:\n          spec:\n            containers:\n            - name: \"{{ element.name }}\"\n              imagePullPolicy: Always\n";
     let p = policy(&pol(rules));
-    let resp = Engine::new().mutate(&p, &request(resource(POD_LATEST)), &ContextValues::default());
-    assert_eq!(statuses(&resp), vec![("j".to_string(), "pass"), ("f".to_string(), "pass")]);
+    let resp = Engine::new().mutate(
+        &p,
+        &request(resource(POD_LATEST)),
+        &ContextValues::default(),
+    );
+    assert_eq!(
+        statuses(&resp),
+        vec![("j".to_string(), "pass"), ("f".to_string(), "pass")]
+    );
     let patched = resp.patched.unwrap();
     assert_eq!(patched["metadata"]["annotations"]["owner"], "bad");
-    assert_eq!(patched["spec"]["containers"][1]["imagePullPolicy"], "Always");
-    assert_eq!(patched["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    assert_eq!(
+        patched["spec"]["containers"][1]["imagePullPolicy"],
+        "Always"
+    );
+    assert_eq!(
+        patched["spec"]["containers"][0]["imagePullPolicy"],
+        "Always"
+    );
 }
 
 #[test]
@@ -240,7 +303,9 @@ fn generate_data_object() {
     assert_eq!(statuses(&resp), vec![("g".to_string(), "pass")]);
     assert_eq!(
         resp.generated,
-        vec![json!({"data": {"a": "b"}, "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "defaults", "namespace": "team-a"}})]
+        vec![
+            json!({"data": {"a": "b"}, "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "defaults", "namespace": "team-a"}})
+        ]
     );
 }
 
@@ -252,5 +317,10 @@ fn user_info_variables() {
         user_info: json!({"username": "system:serviceaccount:ci:builder"}),
         ..UserInfo::default()
     });
-    check_with(&pol(rules), req, &ContextValues::default(), &[("r", "fail")]);
+    check_with(
+        &pol(rules),
+        req,
+        &ContextValues::default(),
+        &[("r", "fail")],
+    );
 }

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::context::{contains_variables, evaluate_block, load_entries, message, preconditions, substitute};
+use super::context::{
+    contains_variables, evaluate_block, load_entries, message, preconditions, substitute,
+};
 use super::foreach::{add_element, evaluate_list};
 use super::run::{Outcome, PolicyRun};
 use super::{FailureAction, Operation, RuleStatus};
@@ -39,7 +41,11 @@ impl<'b> Body<'b> {
 }
 
 /// Evaluates one validate rule that matched; `None` means no response.
-pub(crate) fn validate_rule(run: &mut PolicyRun<'_>, rule: &Rule, resource: &Value) -> Option<Outcome> {
+pub(crate) fn validate_rule(
+    run: &mut PolicyRun<'_>,
+    rule: &Rule,
+    resource: &Value,
+) -> Option<Outcome> {
     let v = rule.validate.as_ref()?;
     if let Some(vals) = run.values.rules.get(&rule.name) {
         super::context::inject(&mut run.ctx, vals);
@@ -89,7 +95,11 @@ fn run_body(
         return Some(Outcome::error(format!("failed to load context: {e}")));
     }
     match preconditions(body.preconditions, &run.ctx) {
-        Err(e) => return Some(Outcome::error(format!("failed to evaluate preconditions: {e}"))),
+        Err(e) => {
+            return Some(Outcome::error(format!(
+                "failed to evaluate preconditions: {e}"
+            )));
+        }
         Ok(false) => return Some(Outcome::skip("preconditions not met")),
         Ok(true) => {}
     }
@@ -125,12 +135,17 @@ fn validate_deny(run: &PolicyRun<'_>, rule: &Rule, deny: &Deny) -> Outcome {
     let conditions = deny.conditions.as_ref().unwrap_or(&Value::Null);
     let substituted = match substitute(conditions, &run.ctx, None, false) {
         Ok(s) => s,
-        Err(e) => return Outcome::error(format!("failed to substitute variables in deny conditions: {e}")),
+        Err(e) => {
+            return Outcome::error(format!(
+                "failed to substitute variables in deny conditions: {e}"
+            ));
+        }
     };
     match evaluate_block(&substituted) {
         Err(e) => Outcome::error(format!("invalid deny conditions: {e}")),
         Ok(true) => Outcome::fail(
-            rule_message(run, rule).unwrap_or_else(|| format!("validation error: rule {} failed", rule.name)),
+            rule_message(run, rule)
+                .unwrap_or_else(|| format!("validation error: rule {} failed", rule.name)),
         ),
         Ok(false) => Outcome::pass(format!("validation rule '{}' passed.", rule.name)),
     }
@@ -138,7 +153,11 @@ fn validate_deny(run: &PolicyRun<'_>, rule: &Rule, deny: &Deny) -> Outcome {
 
 /// Substitutes variables and `$(...)` references in a pattern; borrows it
 /// unchanged when it has neither (the common case, kept allocation-free).
-fn prepare_pattern<'p>(run: &PolicyRun<'_>, pattern: &'p Value, target: &Value) -> Result<Cow<'p, Value>, String> {
+fn prepare_pattern<'p>(
+    run: &PolicyRun<'_>,
+    pattern: &'p Value,
+    target: &Value,
+) -> Result<Cow<'p, Value>, String> {
     let mut p = if contains_variables(pattern) {
         Cow::Owned(substitute(pattern, &run.ctx, Some(target), false)?)
     } else {
@@ -163,15 +182,24 @@ fn error_message(run: &PolicyRun<'_>, rule: &Rule, path: Option<&str>, err: &str
     match rule_message(run, rule) {
         None => match path {
             Some(p) => format!("validation error: rule {} failed at path {p}", rule.name),
-            None => format!("validation error: rule {} execution error: {err}", rule.name),
+            None => format!(
+                "validation error: rule {} execution error: {err}",
+                rule.name
+            ),
         },
         Some(mut msg) => {
             if !msg.ends_with('.') {
                 msg.push('.');
             }
             match path {
-                Some(p) => format!("validation error: {msg} rule {} failed at path {p}", rule.name),
-                None => format!("validation error: {msg} rule {} execution error: {err}", rule.name),
+                Some(p) => format!(
+                    "validation error: {msg} rule {} failed at path {p}",
+                    rule.name
+                ),
+                None => format!(
+                    "validation error: {msg} rule {} execution error: {err}",
+                    rule.name
+                ),
             }
         }
     }
@@ -184,12 +212,16 @@ fn validate_patterns(run: &PolicyRun<'_>, rule: &Rule, body: &Body<'_>, target: 
             Err(e) => return Outcome::error(format!("variable substitution failed: {e}")),
         };
         return match pattern::validate(target, &p) {
-            PatternOutcome::Pass => Outcome::pass(format!("validation rule '{}' passed.", rule.name)),
+            PatternOutcome::Pass => {
+                Outcome::pass(format!("validation rule '{}' passed.", rule.name))
+            }
             PatternOutcome::Skip { message, .. } => Outcome::skip(message),
             PatternOutcome::Fail { path, message } => {
                 Outcome::fail(error_message(run, rule, Some(&path), &message))
             }
-            PatternOutcome::Error { message } => Outcome::error(error_message(run, rule, None, &message)),
+            PatternOutcome::Error { message } => {
+                Outcome::error(error_message(run, rule, None, &message))
+            }
         };
     }
     let Some(any) = body.any_pattern else {
@@ -207,7 +239,10 @@ fn validate_patterns(run: &PolicyRun<'_>, rule: &Rule, body: &Body<'_>, target: 
     for (i, p) in patterns.iter().enumerate() {
         match pattern::validate(target, p) {
             PatternOutcome::Pass => {
-                return Outcome::pass(format!("validation rule '{}' anyPattern[{i}] passed.", rule.name));
+                return Outcome::pass(format!(
+                    "validation rule '{}' anyPattern[{i}] passed.",
+                    rule.name
+                ));
             }
             PatternOutcome::Skip { message, .. } => {
                 skipped.push(format!("rule {}[{i}] skipped: {message}", rule.name));
@@ -222,7 +257,11 @@ fn validate_patterns(run: &PolicyRun<'_>, rule: &Rule, body: &Body<'_>, target: 
     }
     if !failed.is_empty() {
         let errs = failed.join(" ");
-        let raw = rule.validate.as_ref().and_then(|v| v.message.as_deref()).unwrap_or("");
+        let raw = rule
+            .validate
+            .as_ref()
+            .and_then(|v| v.message.as_deref())
+            .unwrap_or("");
         let msg = if raw.is_empty() {
             format!("validation error: {errs}")
         } else {
@@ -238,7 +277,12 @@ fn validate_patterns(run: &PolicyRun<'_>, rule: &Rule, body: &Body<'_>, target: 
     if !skipped.is_empty() {
         return Outcome::skip(skipped.join(" "));
     }
-    Outcome::pass(rule.validate.as_ref().and_then(|v| v.message.clone()).unwrap_or_default())
+    Outcome::pass(
+        rule.validate
+            .as_ref()
+            .and_then(|v| v.message.clone())
+            .unwrap_or_default(),
+    )
 }
 
 fn validate_foreach(
@@ -287,7 +331,9 @@ fn validate_elements(
             Some(true) if !e.is_object() => {
                 run.ctx.restore(checkpoint);
                 return (
-                    Outcome::error("failed to process foreach: cannot use elementScope=true foreach rules for elements that are not maps"),
+                    Outcome::error(
+                        "failed to process foreach: cannot use elementScope=true foreach rules for elements that are not maps",
+                    ),
                     count,
                 );
             }

@@ -272,10 +272,12 @@ impl Suite {
                     continue;
                 }
                 let kind = object.kind().to_string();
-                if object.namespace().is_none() && !is_cluster_scoped(&kind)
-                    && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.insert("namespace".into(), Value::String("default".into()));
-                    }
+                if object.namespace().is_none()
+                    && !is_cluster_scoped(&kind)
+                    && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    meta.insert("namespace".into(), Value::String("default".into()));
+                }
                 // Only the first of several objects with one identity is evaluated.
                 let gvk = object.gvk();
                 let key = (
@@ -364,9 +366,10 @@ impl Suite {
             let req = self.request(&current, op);
             let resp = engine.mutate(policy, &req, &cv);
             if let Some(p) = &resp.patched
-                && op != Operation::Delete {
-                    current = p.clone();
-                }
+                && op != Operation::Delete
+            {
+                current = p.clone();
+            }
             out.push(Evaluation {
                 policy: pname.clone(),
                 patched: current.clone(),
@@ -521,10 +524,11 @@ impl Suite {
                 .join("; ");
         }
         if let Some(file) = entry.patched_file()
-            && let Err(why) = self.compare_file(file, std::slice::from_ref(&eval.patched)) {
-                check.matched = false;
-                check.message = format!("patched resource differs: {why}");
-            }
+            && let Err(why) = self.compare_file(file, std::slice::from_ref(&eval.patched))
+        {
+            check.matched = false;
+            check.message = format!("patched resource differs: {why}");
+        }
         if let Some(file) = &entry.generated_resource {
             let generated: Vec<Value> = eval
                 .responses
@@ -570,10 +574,12 @@ impl Suite {
 /// is compared without it.
 fn without_default_namespace(actual: &Value, expected: &Value) -> Value {
     let mut a = actual.clone();
-    if expected.namespace().is_none() && actual.namespace() == Some("default")
-        && let Some(meta) = a.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("namespace");
-        }
+    if expected.namespace().is_none()
+        && actual.namespace() == Some("default")
+        && let Some(meta) = a.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.remove("namespace");
+    }
     a
 }
 
