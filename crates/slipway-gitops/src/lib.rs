@@ -7,9 +7,15 @@
 //! errors, and the CLI decides how to show them.
 
 pub mod application;
+pub mod appset;
 pub mod cluster;
+pub mod controller;
 pub mod diff;
+pub mod environments;
 pub mod fields;
+pub mod git;
 pub mod health;
 pub mod plan;
+pub mod render;
+pub mod store;
 pub mod tracking;

@@ -72,59 +72,134 @@ pub enum InputError {
 /// Reads every path in order and passes each document or problem to `visit`.
 /// Directories are walked recursively in name order, reading `*.yaml`, `*.yml` and `*.json`
 /// and skipping hidden entries; `-` reads standard input.
+///
+/// Files are parsed on all available cores, but `visit` is called on the calling thread in
+/// input order, so results stay deterministic. Only files parsed ahead of the one being
+/// delivered are held in memory.
 pub fn read_paths<P: AsRef<Path>>(
     paths: &[P],
     visit: &mut dyn FnMut(Result<Document, InputError>),
 ) {
-    for path in paths {
-        read_path(path.as_ref(), visit);
-    }
-}
-
-fn read_path(path: &Path, visit: &mut dyn FnMut(Result<Document, InputError>)) {
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        if let Err(source) = std::io::stdin()
-            .take(MAX_INPUT_BYTES + 1)
-            .read_to_end(&mut buf)
-        {
-            visit(Err(InputError::Io {
-                path: path.to_path_buf(),
-                source,
-            }));
-            return;
+    let sources = enumerate(paths);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(sources.len());
+    if threads <= 1 {
+        for source in sources {
+            read_source(source, visit);
         }
-        read_bytes(&buf, path, STDIN_LABEL, true, visit);
         return;
     }
-    match fs_err::metadata(path) {
-        Err(source) => visit(Err(InputError::Io {
-            path: path.to_path_buf(),
-            source,
-        })),
-        Ok(meta) if meta.is_dir() => {
-            let walker = walkdir::WalkDir::new(path)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|e| {
-                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
-                });
-            for entry in walker {
-                match entry {
-                    Err(e) => visit(Err(InputError::Io {
-                        path: e
-                            .path()
-                            .map_or_else(|| path.to_path_buf(), Path::to_path_buf),
-                        source: e.into(),
-                    })),
-                    Ok(entry) if entry.file_type().is_file() && is_manifest(entry.path()) => {
-                        read_file(entry.path(), false, visit);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<Result<Document, InputError>>)>();
+    let sources: Vec<std::sync::Mutex<Option<Source>>> = sources
+        .into_iter()
+        .map(|s| std::sync::Mutex::new(Some(s)))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, sources) = (&next, &sources);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(slot) = sources.get(i) else { break };
+                    let source = slot.lock().ok().and_then(|mut s| s.take());
+                    let mut items = Vec::new();
+                    if let Some(source) = source {
+                        read_source(source, &mut |item| items.push(item));
                     }
-                    Ok(_) => {}
+                    if tx.send((i, items)).is_err() {
+                        break;
+                    }
                 }
+            });
+        }
+        drop(tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut want = 0usize;
+        for (i, items) in rx {
+            pending.insert(i, items);
+            while let Some(items) = pending.remove(&want) {
+                items.into_iter().for_each(&mut *visit);
+                want += 1;
             }
         }
-        Ok(_) => read_file(path, true, visit),
+    });
+}
+
+/// One input to read.
+enum Source {
+    Stdin,
+    File { path: PathBuf, explicit: bool },
+    Failed(InputError),
+}
+
+fn enumerate<P: AsRef<Path>>(paths: &[P]) -> Vec<Source> {
+    let mut out = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        if path.as_os_str() == "-" {
+            out.push(Source::Stdin);
+            continue;
+        }
+        match fs_err::metadata(path) {
+            Err(source) => out.push(Source::Failed(InputError::Io {
+                path: path.to_path_buf(),
+                source,
+            })),
+            Ok(meta) if meta.is_dir() => {
+                let walker = walkdir::WalkDir::new(path)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_entry(|e| {
+                        e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                    });
+                for entry in walker {
+                    match entry {
+                        Err(e) => out.push(Source::Failed(InputError::Io {
+                            path: e
+                                .path()
+                                .map_or_else(|| path.to_path_buf(), Path::to_path_buf),
+                            source: e.into(),
+                        })),
+                        Ok(entry) if entry.file_type().is_file() && is_manifest(entry.path()) => {
+                            out.push(Source::File {
+                                path: entry.into_path(),
+                                explicit: false,
+                            });
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            }
+            Ok(_) => out.push(Source::File {
+                path: path.to_path_buf(),
+                explicit: true,
+            }),
+        }
+    }
+    out
+}
+
+fn read_source(source: Source, visit: &mut dyn FnMut(Result<Document, InputError>)) {
+    match source {
+        Source::Failed(e) => visit(Err(e)),
+        Source::File { path, explicit } => read_file(&path, explicit, visit),
+        Source::Stdin => {
+            let path = Path::new("-");
+            let mut buf = Vec::new();
+            if let Err(source) = std::io::stdin()
+                .take(MAX_INPUT_BYTES + 1)
+                .read_to_end(&mut buf)
+            {
+                return visit(Err(InputError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }));
+            }
+            read_bytes(&buf, path, STDIN_LABEL, true, visit);
+        }
     }
 }
 
@@ -366,5 +441,20 @@ mod tests {
         let mut n = 0;
         read_paths(&[dir.path()], &mut |_| n += 1);
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn many_files_arrive_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..40 {
+            let text = format!("a: {i}\n---\nb: {i}\n");
+            fs_err::write(dir.path().join(format!("f{i:02}.yaml")), text).unwrap();
+        }
+        let mut seen = Vec::new();
+        read_paths(&[dir.path()], &mut |r| seen.push(r.unwrap().source.file));
+        assert_eq!(seen.len(), 80);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen, sorted);
     }
 }

@@ -36,6 +36,31 @@ pub struct Scorer {
     rules: Vec<&'static Rule>,
     schema: Option<&'static SchemaSet>,
     pod_template_crds: bool,
+    annotations: bool,
+}
+
+/// The annotation that suppresses rules on one object: `RULE[,RULE] -- reason`.
+pub const IGNORE_ANNOTATION: &str = "slipway.dev/ignore";
+
+/// The rule ids an object suppresses with [`IGNORE_ANNOTATION`]. A suppression without a
+/// reason after ` -- ` is not honoured: every accepted risk must say why.
+pub fn suppressed_rules(object: &Value) -> Vec<String> {
+    let Some(text) = object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(IGNORE_ANNOTATION))
+        .and_then(Value::as_str)
+    else {
+        return Vec::new();
+    };
+    match text.split_once("--") {
+        Some((rules, reason)) if !reason.trim().is_empty() => rules
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl Default for Scorer {
@@ -51,6 +76,7 @@ impl Scorer {
             rules: RULES.iter().collect(),
             schema: Some(SchemaSet::embedded()),
             pod_template_crds: false,
+            annotations: false,
         }
     }
 
@@ -67,6 +93,13 @@ impl Scorer {
     /// unsupported, so this is off by default.
     pub fn with_pod_template_crds(mut self, on: bool) -> Self {
         self.pod_template_crds = on;
+        self
+    }
+
+    /// Honours `slipway.dev/ignore: RULE[,RULE] -- reason` annotations: the named rules are not
+    /// evaluated for that object. Off by default (KubeSec has no suppressions).
+    pub fn with_suppression_annotations(mut self, on: bool) -> Self {
+        self.annotations = on;
         self
     }
 
@@ -130,7 +163,15 @@ impl Scorer {
         let mut scoring = Scoring::default();
         let mut score = 0i64;
         let mut applied = false;
+        let suppressed = if self.annotations {
+            suppressed_rules(object)
+        } else {
+            Vec::new()
+        };
         for rule in &self.rules {
+            if suppressed.iter().any(|s| s == rule.id) {
+                continue;
+            }
             let count = match eval_kind {
                 // Upstream quirk: without a kind every rule applies and counts nothing.
                 None => 0,

@@ -114,6 +114,9 @@ impl JsonArrayWriter {
 /// Go's `encoding/json` escapes these characters inside strings by default. They can only
 /// occur inside strings in serialised JSON, so replacing them everywhere is safe.
 fn go_html_escape(text: &str) -> String {
+    if !text.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

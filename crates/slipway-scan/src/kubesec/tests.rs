@@ -138,3 +138,25 @@ fn exit_semantics() {
     assert!(!all_pass(&[report(1), report(0)], 0));
     assert!(!all_pass(&[report(3)], 3));
 }
+
+#[test]
+fn ignore_annotation_needs_a_reason_and_is_opt_in() {
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p",
+        "annotations": {"slipway.dev/ignore": "Privileged, HostNetwork -- node agent, reviewed in SEC-12"}},
+        "spec": {"hostNetwork": true, "containers": [{"name": "c", "securityContext": {"privileged": true}}]}});
+    assert_eq!(Scorer::new().score(&pod, "f").score, -39);
+    let report = Scorer::new()
+        .with_suppression_annotations(true)
+        .score(&pod, "f");
+    assert_eq!(report.score, 0);
+    assert!(report.scoring.critical.is_empty());
+    pod["metadata"]["annotations"]["slipway.dev/ignore"] = json!("Privileged");
+    assert_eq!(suppressed_rules(&pod), Vec::<String>::new());
+    assert_eq!(
+        Scorer::new()
+            .with_suppression_annotations(true)
+            .score(&pod, "f")
+            .score,
+        -39
+    );
+}

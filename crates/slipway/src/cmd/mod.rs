@@ -8,6 +8,8 @@ use clap::Subcommand;
 
 use crate::exit::Exit;
 
+pub mod app;
+pub mod env;
 pub mod policy;
 pub mod scan;
 pub mod vuln;
@@ -15,6 +17,10 @@ pub mod vuln;
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// GitOps: Argo CD Applications and ApplicationSets, synced from Git to environments.
+    App(app::AppArgs),
+    /// Environments: read and change live objects by hand (as kubectl would).
+    Env(env::EnvArgs),
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -29,6 +35,8 @@ pub enum Command {
 /// Runs a command.
 pub fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
+        Command::App(a) => app::run(a),
+        Command::Env(a) => env::run(a),
         Command::Policy(c) => policy::run(c),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),

@@ -112,6 +112,9 @@ pub struct ManifestsArgs {
     /// template (Argo Rollouts and the like) are scored like Deployments.
     #[arg(long)]
     pub kubesec_kinds: bool,
+    /// Ignore `slipway.dev/ignore: RULE[,RULE] -- reason` annotations on objects.
+    #[arg(long)]
+    pub no_suppressions: bool,
 }
 
 /// Runs a scan command.
@@ -125,7 +128,8 @@ pub fn run(command: ScanCommand) -> anyhow::Result<Exit> {
 fn manifests(args: &ManifestsArgs) -> anyhow::Result<Exit> {
     let mut scorer = Scorer::new()
         .with_schema(!args.no_schema)
-        .with_pod_template_crds(!args.kubesec_kinds);
+        .with_pod_template_crds(!args.kubesec_kinds)
+        .with_suppression_annotations(!args.no_suppressions);
     if !args.rules.is_empty() {
         scorer = scorer.with_rules(&args.rules)?;
     }
