@@ -4,6 +4,8 @@
 //!
 //! Rendering (Kustomize, Helm) lives here too as it lands.
 
+pub mod kustomize;
 mod load;
 
+pub use kustomize::{KustomizeError, is_kustomization_dir, kustomize_build};
 pub use load::{LoadError, Loader, load_path, load_paths, load_str};

@@ -5,7 +5,8 @@
 //! - [`schema`]: strict validation against the embedded Kubernetes JSON schemas;
 //! - [`input`]: reading files, directories and stdin into documents, reporting each bad file or
 //!   document on its own and carrying on with the rest;
-//! - [`secrets`]: secret detection in files and Git history, with redaction and baselines.
+//! - [`secrets`]: secret detection in files and Git history, with redaction and baselines;
+//! - [`suppress`]: the `.slipwayignore` file of accepted findings with reasons and expiry dates.
 //!
 //! **Invariant:** nothing here prints; commands render the returned values.
 
@@ -13,5 +14,6 @@ pub mod input;
 pub mod kubesec;
 pub mod schema;
 pub mod secrets;
+pub mod suppress;
 
 pub use kubesec::{KubesecReport, Scorer};

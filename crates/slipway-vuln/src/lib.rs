@@ -5,8 +5,11 @@
 //! Engines here never print and never touch the network.
 
 pub mod cvss;
+pub mod db;
 pub mod inventory;
 pub mod matching;
 pub mod osv;
+pub mod report;
 pub mod scan;
+pub mod triage;
 pub mod version;

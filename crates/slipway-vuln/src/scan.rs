@@ -108,7 +108,8 @@ impl Advisories {
         db
     }
 
-    fn candidates(&self, ecosystem: &str, name: &str) -> impl Iterator<Item = &Record> {
+    /// The records that name a package, by (ecosystem base, lookup name).
+    pub fn candidates(&self, ecosystem: &str, name: &str) -> impl Iterator<Item = &Record> {
         let key = (
             EcosystemName::parse(ecosystem).base,
             lookup_name(ecosystem, name),
@@ -118,6 +119,37 @@ impl Advisories {
             .into_iter()
             .flatten()
             .map(|&i| &self.records[i])
+    }
+}
+
+/// A set of advisories the matcher can ask for the records naming a package.
+pub trait AdvisoryLookup {
+    /// Why a lookup failed (a database read error; never "not found").
+    type Error;
+
+    /// Call `f` with every record naming the package `name` of `ecosystem`.
+    ///
+    /// # Errors
+    /// When the records cannot be read: a scan must then fail, not pass.
+    fn visit(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        f: &mut dyn FnMut(&Record),
+    ) -> Result<(), Self::Error>;
+}
+
+impl AdvisoryLookup for Advisories {
+    type Error = std::convert::Infallible;
+
+    fn visit(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        f: &mut dyn FnMut(&Record),
+    ) -> Result<(), Self::Error> {
+        self.candidates(ecosystem, name).for_each(f);
+        Ok(())
     }
 }
 
@@ -191,6 +223,12 @@ pub struct Finding {
     /// Why it matched.
     #[serde(rename = "MatchedBy")]
     pub matched_by: MatchedBy,
+    /// Ids of the records that matched (several once alias groups are merged).
+    #[serde(rename = "MatchedRecords")]
+    pub matched_records: Vec<String>,
+    /// Line of the package entry in `Target`, when the format has lines.
+    #[serde(rename = "Line", skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl Finding {
@@ -214,7 +252,7 @@ pub struct NotAssessed {
 }
 
 /// Result of matching an inventory.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ScanResult {
     /// Findings, one per (vulnerability, source package, version).
     pub findings: Vec<Finding>,
@@ -284,8 +322,24 @@ fn usable_version(v: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Match every package against `db`. `now` (RFC 3339) decides withdrawals.
+/// Match every package against the in-memory `db`. `now` (RFC 3339) decides withdrawals.
 pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
+    match scan_in(packages, db, now) {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// Match every package against any [`AdvisoryLookup`] (the on-disk database).
+///
+/// # Errors
+/// When the lookup fails; no partial result is returned, so a damaged
+/// database never reads as "no vulnerabilities".
+pub fn scan_in<L: AdvisoryLookup>(
+    packages: &[Package],
+    db: &L,
+    now: &str,
+) -> Result<ScanResult, L::Error> {
     let mut result = ScanResult::default();
     let mut seen: BTreeMap<(String, String, String, String), ()> = BTreeMap::new();
     for p in packages {
@@ -309,9 +363,10 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
             name: p.lookup_name(),
             version,
         };
-        for record in db.candidates(&p.ecosystem, p.lookup_name()) {
+        let findings = &mut result.findings;
+        db.visit(&p.ecosystem, p.lookup_name(), &mut |record: &Record| {
             let Verdict::Affected(reason) = evaluate(record, &query, now) else {
-                continue;
+                return;
             };
             // Binary packages of one source package are reported once.
             let key = (
@@ -321,7 +376,7 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
                 version.to_owned(),
             );
             if seen.insert(key, ()).is_some() {
-                continue;
+                return;
             }
             let (level, cvss) = severity(record, reason.affected_index);
             let primary_url = record
@@ -336,7 +391,7 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
                 .and_then(|a| a.package.as_ref())
                 .map(|pk| pk.ecosystem.clone())
                 .unwrap_or_default();
-            result.findings.push(Finding {
+            findings.push(Finding {
                 vulnerability_id: record.id.clone(),
                 aliases: record.aliases.clone(),
                 pkg_name: p.name.clone(),
@@ -359,8 +414,10 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
                     lookup_name: p.lookup_name().to_owned(),
                     range: reason,
                 },
+                matched_records: vec![record.id.clone()],
+                line: p.line,
             });
-        }
+        })?;
     }
-    result
+    Ok(result)
 }

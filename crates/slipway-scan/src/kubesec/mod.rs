@@ -37,6 +37,8 @@ pub struct Scorer {
     schema: Option<&'static SchemaSet>,
     pod_template_crds: bool,
     annotations: bool,
+    /// Active `.slipwayignore` suppressions (shared: scorers are cloned per thread).
+    ignore_file: std::sync::Arc<[crate::suppress::Suppression]>,
 }
 
 /// The annotation that suppresses rules on one object: `RULE[,RULE] -- reason`.
@@ -77,6 +79,7 @@ impl Scorer {
             schema: Some(SchemaSet::embedded()),
             pod_template_crds: false,
             annotations: false,
+            ignore_file: std::sync::Arc::from(Vec::new()),
         }
     }
 
@@ -100,6 +103,15 @@ impl Scorer {
     /// evaluated for that object. Off by default (KubeSec has no suppressions).
     pub fn with_suppression_annotations(mut self, on: bool) -> Self {
         self.annotations = on;
+        self
+    }
+
+    /// Honours `.slipwayignore` suppressions: a rule is not evaluated for an object a
+    /// suppression selects by the rule's id (`Privileged`) or check id
+    /// (`kubesec-privileged`). Pass only active ones ([`crate::suppress::IgnoreFile::active`]);
+    /// expired ones are the caller's to report.
+    pub fn with_suppressions(mut self, suppressions: Vec<crate::suppress::Suppression>) -> Self {
+        self.ignore_file = std::sync::Arc::from(suppressions);
         self
     }
 
@@ -171,6 +183,16 @@ impl Scorer {
         for rule in &self.rules {
             if suppressed.iter().any(|s| s == rule.id) {
                 continue;
+            }
+            if !self.ignore_file.is_empty() {
+                let check = findings::check_id(rule.id);
+                if self
+                    .ignore_file
+                    .iter()
+                    .any(|s| s.matches(&[rule.id, &check], object))
+                {
+                    continue;
+                }
             }
             let count = match eval_kind {
                 // Upstream quirk: without a kind every rule applies and counts nothing.

@@ -160,3 +160,24 @@ fn ignore_annotation_needs_a_reason_and_is_opt_in() {
         -39
     );
 }
+
+#[test]
+fn ignore_file_suppressions_select_rule_and_object() {
+    let file = crate::suppress::IgnoreFile::parse(
+        "suppressions:\n  - rule: kubesec-privileged\n    object: Pod/*/agent-*\n    reason: node agent\n    expires: 2030-01-01\n  - rule: HostNetwork\n    reason: old\n    expires: 2020-01-01\n",
+        ".slipwayignore",
+    )
+    .unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let scorer = Scorer::new().with_suppressions(file.active(today));
+    let pod = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ops"},
+            "spec": {"hostNetwork": true, "containers": [{"name": "c", "securityContext": {"privileged": true}}]}})
+    };
+    // Privileged (-30) is suppressed for agent-* only; the expired HostNetwork one is not in force.
+    let agent = scorer.score(&pod("agent-1"), "f");
+    assert_eq!(ids(&agent.scoring.critical), ["HostNetwork"]);
+    assert_eq!(agent.score, -9);
+    assert_eq!(scorer.score(&pod("web"), "f").score, -39);
+    assert_eq!(file.expired(today).len(), 1);
+}

@@ -7,8 +7,10 @@
 mod apk;
 mod dpkg;
 mod gomod;
+mod image;
 mod js;
 mod misc;
+mod pnpm;
 mod python;
 mod rust;
 mod sbom;
@@ -20,8 +22,10 @@ use serde::Serialize;
 pub use apk::parse_apk_installed;
 pub use dpkg::{DpkgOptions, parse_dpkg_status};
 pub use gomod::parse_go_mod;
+pub use image::{is_oci_layout, scan_oci_layout};
 pub use js::{parse_package_lock, parse_yarn_lock};
 pub use misc::{parse_composer_lock, parse_gemfile_lock};
+pub use pnpm::parse_pnpm_lock;
 pub use python::{parse_pipfile_lock, parse_poetry_lock, parse_requirements};
 pub use rust::parse_cargo_lock;
 pub use sbom::{package_from_purl, parse_cyclonedx_json, parse_cyclonedx_xml, parse_spdx_json};
@@ -227,6 +231,8 @@ pub enum Kind {
     PackageLock,
     /// yarn.lock
     YarnLock,
+    /// pnpm-lock.yaml
+    PnpmLock,
     /// requirements*.txt
     Requirements,
     /// poetry.lock
@@ -259,6 +265,7 @@ pub fn kind_of(path: &Path) -> Option<Kind> {
         "Cargo.lock" => Kind::CargoLock,
         "package-lock.json" | "npm-shrinkwrap.json" => Kind::PackageLock,
         "yarn.lock" => Kind::YarnLock,
+        "pnpm-lock.yaml" => Kind::PnpmLock,
         "poetry.lock" => Kind::PoetryLock,
         "Pipfile.lock" => Kind::PipfileLock,
         "go.mod" => Kind::GoMod,
@@ -291,6 +298,7 @@ pub fn extract(
         Kind::CargoLock => parse_cargo_lock(path, &read_text(path)?),
         Kind::PackageLock => parse_package_lock(path, &read_text(path)?),
         Kind::YarnLock => parse_yarn_lock(path, &read_text(path)?),
+        Kind::PnpmLock => parse_pnpm_lock(path, &read_text(path)?),
         Kind::Requirements => parse_requirements(path),
         Kind::PoetryLock => parse_poetry_lock(path, &read_text(path)?),
         Kind::PipfileLock => parse_pipfile_lock(path, &read_text(path)?),
@@ -370,6 +378,24 @@ pub fn scan_path(root: &Path) -> Inventory {
         }
     }
     inv
+}
+
+/// Inventory a scan target: an OCI image layout directory, a directory (a
+/// project or a root filesystem), or one file (lockfile, package database, SBOM).
+///
+/// # Errors
+/// When the target does not exist, or an image layout cannot be read.
+pub fn inventory_target(target: &Path) -> Result<Inventory, InventoryError> {
+    if !target.exists() {
+        return Err(InventoryError::Io {
+            path: target.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        });
+    }
+    if target.is_dir() && is_oci_layout(target) {
+        return scan_oci_layout(target);
+    }
+    Ok(scan_path(target))
 }
 
 /// Guess the kind of a single file given by the user under another name.

@@ -9,8 +9,11 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod app;
+pub mod db;
 pub mod env;
+pub mod inventory;
 pub mod policy;
+pub mod render;
 pub mod scan;
 pub mod vuln;
 
@@ -24,12 +27,19 @@ pub enum Command {
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Render a target (kustomization or manifest directory) to its manifests, as `kustomize build` does.
+    Render(render::RenderArgs),
     /// Security scans: manifest risk scores (KubeSec rules), secrets in files and Git history.
     #[command(subcommand)]
     Scan(scan::ScanCommand),
     /// Vulnerability engine tools (version order checks).
     #[command(subcommand)]
     Vuln(vuln::VulnCommand),
+    /// The offline OSV advisory database: import, status.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+    /// List the packages in an image layout, a directory, a lockfile or an SBOM.
+    Inventory(inventory::InventoryArgs),
 }
 
 /// Runs a command.
@@ -38,7 +48,10 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::App(a) => app::run(a),
         Command::Env(a) => env::run(a),
         Command::Policy(c) => policy::run(c),
+        Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
+        Command::Db(c) => db::run(c),
+        Command::Inventory(a) => inventory::run(a),
     }
 }

@@ -15,6 +15,7 @@ use slipway_report::{
 use slipway_scan::input::{self, InputError};
 use slipway_scan::kubesec::{self, JsonArrayWriter, KubesecReport, Scorer};
 use slipway_scan::secrets::{self, Baseline, SecretFinding, SecretScan};
+use slipway_scan::suppress::{self, IgnoreFile, Suppression};
 
 use crate::exit::Exit;
 use crate::output;
@@ -26,8 +27,8 @@ pub enum ScanCommand {
     ///
     /// Every object is validated against the Kubernetes v1.35 schemas (strict, like kubesec)
     /// and scored with kubesec's 30 rules. Exit status: 0 when every object scores above
-    /// --min-score, 2 otherwise (including unsupported kinds and schema-invalid objects),
-    /// 1 when an input could not be read.
+    /// --min-score, 2 otherwise (including unsupported kinds and schema-invalid objects, and
+    /// an expired `.slipwayignore` suppression), 1 when an input could not be read.
     Manifests(ManifestsArgs),
     /// Find secrets in files (and with --git, in every commit of the history).
     ///
@@ -36,6 +37,13 @@ pub enum ScanCommand {
     /// redacted; the secret itself is never printed. Exit status: 0 when nothing is found
     /// (after the baseline), 1 when secrets are found, 2 when an input could not be read.
     Secrets(SecretsArgs),
+    /// Find known vulnerabilities (OSV advisories from `slipway db import`) in an OCI image
+    /// layout, a directory, a lockfile or an SBOM.
+    ///
+    /// Exit status: 1 when findings remain after --severity, --ignore-unfixed, the ignore
+    /// file and VEX; 2 when the database is missing or older than --max-db-age, the target
+    /// cannot be read, or some inputs were skipped (the rest is still scanned and reported).
+    Vulns(crate::cmd::vuln::VulnsArgs),
 }
 
 /// Output formats of `scan secrets`.
@@ -112,9 +120,15 @@ pub struct ManifestsArgs {
     /// template (Argo Rollouts and the like) are scored like Deployments.
     #[arg(long)]
     pub kubesec_kinds: bool,
-    /// Ignore `slipway.dev/ignore: RULE[,RULE] -- reason` annotations on objects.
+    /// Ignore suppressions: `slipway.dev/ignore: RULE[,RULE] -- reason` annotations on objects
+    /// and `.slipwayignore` files.
     #[arg(long)]
     pub no_suppressions: bool,
+    /// Suppressions file (rule, object selector, reason, expiry date). By default
+    /// `.slipwayignore` is read from the working directory and from each scanned directory.
+    /// An expired suppression fails the scan (exit 2) and is named on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
 }
 
 /// Runs a scan command.
@@ -122,14 +136,39 @@ pub fn run(command: ScanCommand) -> anyhow::Result<Exit> {
     match command {
         ScanCommand::Manifests(args) => manifests(&args),
         ScanCommand::Secrets(args) => secrets(&args),
+        ScanCommand::Vulns(args) => crate::cmd::vuln::scan_vulns(&args),
     }
 }
 
+/// The `.slipwayignore` suppressions that apply to a scan of `paths`.
+fn ignore_file(args: &ManifestsArgs) -> anyhow::Result<IgnoreFile> {
+    if args.no_suppressions {
+        return Ok(IgnoreFile::default());
+    }
+    if let Some(path) = &args.ignore_file {
+        return Ok(IgnoreFile::load(path)?);
+    }
+    let mut dirs = vec![PathBuf::from(".")];
+    dirs.extend(args.paths.iter().filter(|p| p.is_dir()).cloned());
+    Ok(IgnoreFile::discover(&dirs)?)
+}
+
 fn manifests(args: &ManifestsArgs) -> anyhow::Result<Exit> {
+    // A broken ignore file is an input error: kubesec's convention makes that exit 1.
+    let ignore = match ignore_file(args) {
+        Ok(ignore) => ignore,
+        Err(err) => {
+            output::print_error(&err);
+            return Ok(Exit::Code(1));
+        }
+    };
+    let today = suppress::today_utc();
+    let expired: Vec<&Suppression> = ignore.expired(today);
     let mut scorer = Scorer::new()
         .with_schema(!args.no_schema)
         .with_pod_template_crds(!args.kubesec_kinds)
-        .with_suppression_annotations(!args.no_suppressions);
+        .with_suppression_annotations(!args.no_suppressions)
+        .with_suppressions(ignore.active(today));
     if !args.rules.is_empty() {
         scorer = scorer.with_rules(&args.rules)?;
     }
@@ -169,6 +208,12 @@ fn manifests(args: &ManifestsArgs) -> anyhow::Result<Exit> {
         }
     });
 
+    for s in &expired {
+        output::print_error(&anyhow::anyhow!(s.expired_message()));
+        if matches!(args.format, ManifestFormat::Sarif | ManifestFormat::Junit) {
+            findings.push(expired_finding(s));
+        }
+    }
     let result = match args.format {
         ManifestFormat::Json => match write_error {
             Some(e) => Err(e),
@@ -192,11 +237,27 @@ fn manifests(args: &ManifestsArgs) -> anyhow::Result<Exit> {
     }
     Ok(if input_errors > 0 {
         Exit::Code(1)
-    } else if all_pass {
+    } else if all_pass && expired.is_empty() {
         Exit::Success
     } else {
         Exit::Code(2)
     })
+}
+
+fn expired_finding(s: &Suppression) -> Finding {
+    Finding::new(
+        CheckId::slugify("suppression-expired"),
+        Source::Kubesec,
+        Severity::Medium,
+        Outcome::Fail,
+        "Suppressions must not be past their expiry date",
+        s.expired_message(),
+    )
+    .with_location(slipway_report::SourceLocation::new(
+        s.file.clone(),
+        0,
+        s.line,
+    ))
 }
 
 fn input_error_finding(err: &InputError) -> Finding {

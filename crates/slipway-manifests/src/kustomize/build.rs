@@ -1,0 +1,739 @@
+//! The build: accumulating one kustomization (resources, configurations,
+//! components, generators, transformers, vars), recursively for bases, then
+//! the top-level finishing steps (hash suffixes, back references, vars,
+//! local-config removal, output order).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::KustomizeError;
+use super::config::TransformerConfig;
+use super::generate::{self, GenKind, GenOptions};
+use super::kustomization::{Kustomization, parse_yaml};
+use super::nameref;
+use super::plugins::{self, ImageTag, PatchOptions, ResList};
+use super::resource::{Behavior, Resource, legacy_sort};
+use super::selector::Selector;
+use super::vars::{self, Var};
+
+/// What one kustomization accumulates.
+#[derive(Debug)]
+pub(crate) struct Acc {
+    pub resources: ResList,
+    pub config: TransformerConfig,
+    pub vars: Vec<Var>,
+}
+
+impl Acc {
+    fn new() -> Self {
+        Self {
+            resources: Vec::new(),
+            config: TransformerConfig::default_config(),
+            vars: Vec::new(),
+        }
+    }
+
+    fn append(&mut self, r: Resource) -> Result<(), String> {
+        let id = r.cur_id();
+        if self.resources.iter().any(|x| x.cur_id().equals(&id)) {
+            return Err(format!(
+                "may not add resource with an already registered id: {id}"
+            ));
+        }
+        self.resources.push(r);
+        Ok(())
+    }
+
+    /// Upstream's `appendReplaceOrMerge` for generated resources.
+    fn absorb(&mut self, mut r: Resource) -> Result<(), String> {
+        let id = r.cur_id();
+        let matches: Vec<usize> = self
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.any_ids().iter().any(|i| i.equals(&id)))
+            .map(|(i, _)| i)
+            .collect();
+        match matches.as_slice() {
+            [] => match r.behavior {
+                Behavior::Create => self.append(r),
+                _ => Err(format!("id {id} does not exist; cannot merge or replace")),
+            },
+            [i] => {
+                let old = &self.resources[*i];
+                match r.behavior {
+                    Behavior::Create => {
+                        return Err(format!("id {id} exists; behavior must be merge or replace"));
+                    }
+                    Behavior::Replace => {}
+                    Behavior::Merge => {
+                        for field in ["data", "binaryData"] {
+                            let mut merged = old
+                                .obj
+                                .get(field)
+                                .and_then(Value::as_object)
+                                .cloned()
+                                .unwrap_or_default();
+                            if let Some(new) = r.obj.get(field).and_then(Value::as_object) {
+                                merged.extend(new.clone());
+                            }
+                            if let Some(m) = r.obj.as_object_mut()
+                                && !merged.is_empty()
+                            {
+                                m.insert(field.into(), Value::Object(merged));
+                            }
+                        }
+                    }
+                }
+                let mut labels = old.labels();
+                labels.extend(r.labels());
+                let mut annotations = old.annotations();
+                annotations.extend(r.annotations());
+                r.set_string_map("labels", labels);
+                r.set_string_map("annotations", annotations);
+                r.set_name(old.name());
+                r.set_namespace(old.namespace());
+                r.org = old.org.clone();
+                r.prev = old.prev.clone();
+                r.prefixes = old.prefixes.clone();
+                r.suffixes = old.suffixes.clone();
+                r.needs_hash = r.needs_hash || old.needs_hash;
+                r.behavior = Behavior::Create;
+                if r.origin.is_none() {
+                    r.origin = old.origin.clone();
+                }
+                self.resources[*i] = r;
+                Ok(())
+            }
+            _ => Err(format!(
+                "found multiple objects that could accept merge of {id}"
+            )),
+        }
+    }
+}
+
+/// Builds the kustomization in `dir` (`kustomize build DIR`) and returns the
+/// output objects in output order.
+pub fn kustomize_build(dir: &Path) -> Result<Vec<Value>, KustomizeError> {
+    let dir = fs_err::canonicalize(dir).map_err(|source| KustomizeError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let k = Kustomization::load(&dir)?;
+    let mut stack = Vec::new();
+    let acc = accumulate(&k, Acc::new(), &mut stack)?;
+    let fail = |message: String| KustomizeError::Build {
+        dir: dir.clone(),
+        message,
+    };
+    let mut resources = acc.resources;
+    for r in &mut resources {
+        if r.needs_hash {
+            let h = generate::hash_suffix(&r.obj);
+            r.store_previous_id();
+            let name = format!("{}-{h}", r.name());
+            r.set_name(&name);
+        }
+    }
+    nameref::fix_back_references(&mut resources, &acc.config.name_reference).map_err(fail)?;
+    vars::resolve(&mut resources, &acc.vars, &acc.config.var_reference).map_err(fail)?;
+    resources.retain(|r| !r.is_local_config());
+    let order = sort_order(&k)?;
+    match order {
+        SortOrder::Legacy => legacy_sort(&mut resources),
+        SortOrder::Fifo => {}
+    }
+    Ok(resources.into_iter().map(|r| r.obj).collect())
+}
+
+enum SortOrder {
+    Legacy,
+    Fifo,
+}
+
+fn sort_order(k: &Kustomization) -> Result<SortOrder, KustomizeError> {
+    let Some(opts) = k.get("sortOptions") else {
+        return Ok(SortOrder::Legacy);
+    };
+    match opts.get("order").and_then(Value::as_str) {
+        Some("fifo") => Ok(SortOrder::Fifo),
+        Some("legacy") => {
+            if opts.get("legacySortOptions").is_some() {
+                return Err(KustomizeError::Unsupported {
+                    path: k.path.clone(),
+                    field: "sortOptions.legacySortOptions".into(),
+                });
+            }
+            Ok(SortOrder::Legacy)
+        }
+        _ => Err(k.invalid("sortOptions: the field `order` must be `legacy` or `fifo`".into())),
+    }
+}
+
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("git@")
+        || entry.starts_with("gitlab.com/")
+}
+
+/// Loads the documents of one resource file.
+fn load_resource_file(path: &Path) -> Result<Vec<Value>, KustomizeError> {
+    let docs = crate::load_path(path)?;
+    Ok(docs.into_iter().map(|d| d.object).collect())
+}
+
+/// Reads a file named in the kustomization, relative to its directory.
+fn read_rel(k: &Kustomization, rel: &str) -> Result<(PathBuf, String), KustomizeError> {
+    let path = k.dir.join(rel);
+    let text = fs_err::read_to_string(&path).map_err(|source| KustomizeError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((path, text))
+}
+
+/// Splits YAML text into documents (values), dropping empty ones.
+fn yaml_docs(text: &str, path: &Path) -> Result<Vec<Value>, KustomizeError> {
+    let docs = crate::load::Loader {
+        expand_lists: false,
+        keep_empty: false,
+    }
+    .load_str(text, &path.display().to_string())?;
+    Ok(docs.into_iter().map(|d| d.object).collect())
+}
+
+fn accumulate(
+    k: &Kustomization,
+    mut acc: Acc,
+    stack: &mut Vec<PathBuf>,
+) -> Result<Acc, KustomizeError> {
+    if stack.contains(&k.dir) {
+        return Err(k.invalid(format!(
+            "cycle detected: {} includes itself",
+            k.dir.display()
+        )));
+    }
+    stack.push(k.dir.clone());
+    let result = accumulate_inner(k, &mut acc, stack);
+    stack.pop();
+    result.map(|()| acc)
+}
+
+fn accumulate_inner(
+    k: &Kustomization,
+    acc: &mut Acc,
+    stack: &mut Vec<PathBuf>,
+) -> Result<(), KustomizeError> {
+    let build_err = |message: String| KustomizeError::Build {
+        dir: k.dir.clone(),
+        message,
+    };
+    if let Some(v) = k
+        .get("buildMetadata")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
+        return Err(KustomizeError::Unsupported {
+            path: k.path.clone(),
+            field: format!("buildMetadata: {}", v.as_str().unwrap_or("?")),
+        });
+    }
+    // `openapi` only changes merge keys of custom types; the schema-less
+    // merge already infers `name` keys, so it needs no step here.
+    // resources (and the deprecated `bases`, appended as upstream does)
+    let mut entries = k.string_list("resources")?;
+    entries.extend(k.string_list("bases")?);
+    for entry in entries {
+        if is_remote(&entry) {
+            return Err(KustomizeError::Unsupported {
+                path: k.path.clone(),
+                field: format!("resources: remote base `{entry}`"),
+            });
+        }
+        let path = k.dir.join(&entry);
+        if path.is_dir() {
+            let path = fs_err::canonicalize(&path).map_err(|source| KustomizeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let sub = Kustomization::load(&path)?;
+            if sub.is_component {
+                return Err(build_err(format!(
+                    "expected kind != 'Component' for path '{}'",
+                    path.display()
+                )));
+            }
+            let sub_acc = accumulate(&sub, Acc::new(), stack)?;
+            for r in sub_acc.resources {
+                acc.append(r).map_err(build_err)?;
+            }
+            acc.vars.extend(sub_acc.vars);
+            acc.config.merge(&sub_acc.config);
+        } else if path.is_file() {
+            for obj in load_resource_file(&path)? {
+                check_object(&obj).map_err(|m| build_err(format!("{}: {m}", path.display())))?;
+                let mut r = Resource::new(obj);
+                r.origin = Some(entry.clone());
+                acc.append(r).map_err(build_err)?;
+            }
+        } else {
+            return Err(build_err(format!(
+                "accumulating resources: '{}': no such file or directory",
+                path.display()
+            )));
+        }
+    }
+    // configurations
+    for c in k.string_list("configurations")? {
+        let (path, text) = read_rel(k, &c)?;
+        let v = parse_yaml(&text, &path)?;
+        let cfg = TransformerConfig::from_value(&v).map_err(|message| KustomizeError::Invalid {
+            path: path.clone(),
+            message,
+        })?;
+        acc.config.merge(&cfg);
+    }
+    // crds
+    for c in k.string_list("crds")? {
+        let (path, text) = read_rel(k, &c)?;
+        for doc in yaml_docs(&text, &path)? {
+            acc.config.merge(&super::vars::config_from_crd(&doc));
+        }
+    }
+    // components
+    for c in k.string_list("components")? {
+        let path = k.dir.join(&c);
+        if !path.is_dir() {
+            return Err(build_err(format!(
+                "accumulating components: '{}' must be a directory holding a Component",
+                path.display()
+            )));
+        }
+        let path = fs_err::canonicalize(&path).map_err(|source| KustomizeError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let sub = Kustomization::load(&path)?;
+        if !sub.is_component {
+            return Err(build_err(format!(
+                "expected kind 'Component' for path '{}'",
+                path.display()
+            )));
+        }
+        let taken = std::mem::replace(acc, Acc::new());
+        *acc = accumulate(&sub, taken, stack)?;
+    }
+    run_generators(k, acc)?;
+    run_transformers(k, acc)?;
+    for v in k.list("vars")? {
+        let var = Var::from_value(&v).map_err(|m| k.invalid(m))?;
+        vars::merge_var(&mut acc.vars, &acc.resources, var).map_err(build_err)?;
+    }
+    if k.get("replacements").is_some() {
+        super::replacements::run(k, &mut acc.resources)?;
+    }
+    Ok(())
+}
+
+fn check_object(obj: &Value) -> Result<(), String> {
+    if !obj.is_object() {
+        return Err("a resource must be a mapping".into());
+    }
+    if obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err("missing kind in object".into());
+    }
+    Ok(())
+}
+
+fn run_generators(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeError> {
+    let build_err = |message: String| KustomizeError::Build {
+        dir: k.dir.clone(),
+        message,
+    };
+    let global = GenOptions::from_value(k.get("generatorOptions")).map_err(|m| k.invalid(m))?;
+    for (field, kind) in [
+        ("configMapGenerator", GenKind::ConfigMap),
+        ("secretGenerator", GenKind::Secret),
+    ] {
+        for g in k.list(field)? {
+            let mut r = generate::generate(kind, &g, &global, &k.dir)
+                .map_err(|m| k.invalid(format!("{field}: {m}")))?;
+            r.origin = None;
+            acc.absorb(r).map_err(build_err)?;
+        }
+    }
+    for entry in k.string_list("generators")? {
+        for cfg in plugin_configs(k, &entry)? {
+            let kind = cfg
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let gk = match kind.as_str() {
+                "ConfigMapGenerator" => GenKind::ConfigMap,
+                "SecretGenerator" => GenKind::Secret,
+                _ => {
+                    return Err(KustomizeError::Unsupported {
+                        path: k.path.clone(),
+                        field: format!("generators: {kind}"),
+                    });
+                }
+            };
+            let r = generate::generate(gk, &cfg, &GenOptions::default(), &k.dir)
+                .map_err(|m| k.invalid(format!("generators: {m}")))?;
+            acc.absorb(r).map_err(build_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// The plugin configs an entry of `transformers`/`generators` stands for: an
+/// inline YAML document, a file, or a kustomization directory whose output
+/// are the configs.
+fn plugin_configs(k: &Kustomization, entry: &str) -> Result<Vec<Value>, KustomizeError> {
+    if entry.contains('\n') {
+        return yaml_docs(entry, &k.path);
+    }
+    let path = k.dir.join(entry);
+    if path.is_dir() {
+        return kustomize_build(&path);
+    }
+    let (path, text) = read_rel(k, entry)?;
+    yaml_docs(&text, &path)
+}
+
+/// Loads patch documents from a `path` or inline `patch`.
+fn patch_docs(k: &Kustomization, entry: &Value) -> Result<Vec<Value>, KustomizeError> {
+    if let Some(p) = entry.get("path").and_then(Value::as_str) {
+        let (path, text) = read_rel(k, p)?;
+        return yaml_docs(&text, &path);
+    }
+    if let Some(p) = entry.get("patch").and_then(Value::as_str) {
+        return yaml_docs(p, &k.path);
+    }
+    Err(k.invalid("a patch needs `path` or `patch`".into()))
+}
+
+fn selector(k: &Kustomization, v: Option<&Value>) -> Result<Option<Selector>, KustomizeError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => Selector::from_value(v)
+            .map(Some)
+            .map_err(|m| k.invalid(format!("patch target: {m}"))),
+    }
+}
+
+fn run_transformers(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeError> {
+    let build_err = |message: String| KustomizeError::Build {
+        dir: k.dir.clone(),
+        message,
+    };
+    let res = &mut acc.resources;
+    let cfg = acc.config.clone();
+    // patchesStrategicMerge
+    for entry in k.list("patchesStrategicMerge")? {
+        let Some(s) = entry.as_str() else {
+            return Err(k.invalid("patchesStrategicMerge entries must be strings".into()));
+        };
+        let docs = if s.contains('\n') || !k.dir.join(s).is_file() && (s.contains(':')) {
+            yaml_docs(s, &k.path)?
+        } else {
+            let (path, text) = read_rel(k, s)?;
+            yaml_docs(&text, &path)?
+        };
+        for d in docs {
+            plugins::smp_by_id(res, &d, PatchOptions::default()).map_err(build_err)?;
+        }
+    }
+    // patches
+    for entry in k.list("patches")? {
+        let opts = patch_options(entry.get("options"));
+        let docs = patch_docs(k, &entry)?;
+        let target = selector(k, entry.get("target"))?;
+        apply_patch_docs(res, &docs, target.as_ref(), opts).map_err(build_err)?;
+    }
+    // namespace
+    let ns = k.string("namespace")?;
+    if !ns.is_empty() {
+        plugins::namespace(res, &ns, &cfg.namespace, false).map_err(build_err)?;
+    }
+    plugins::prefix_suffix(res, &k.string("namePrefix")?, "", &cfg.name_prefix)
+        .map_err(build_err)?;
+    plugins::prefix_suffix(res, "", &k.string("nameSuffix")?, &cfg.name_suffix)
+        .map_err(build_err)?;
+    // labels, then commonLabels
+    for l in k.list("labels")? {
+        let pairs = l
+            .get("pairs")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(a, b)| {
+                        (
+                            a.clone(),
+                            Value::String(
+                                super::kustomization::scalar_string(b).unwrap_or_default(),
+                            ),
+                        )
+                    })
+                    .collect::<Map<String, Value>>()
+            })
+            .unwrap_or_default();
+        let mut specs: Vec<super::config::FieldSpec> = l
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(super::config::FieldSpec::from_value)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let flag = |n: &str| l.get(n).and_then(Value::as_bool).unwrap_or(false);
+        let add = |specs: &mut Vec<super::config::FieldSpec>, more: &[super::config::FieldSpec]| {
+            for fs in more {
+                if !specs.contains(fs) {
+                    specs.push(fs.clone());
+                }
+            }
+        };
+        if flag("includeSelectors") {
+            add(&mut specs, &cfg.common_labels);
+        } else {
+            add(
+                &mut specs,
+                &[super::config::FieldSpec::new(
+                    "",
+                    "",
+                    "",
+                    "metadata/labels",
+                    true,
+                )],
+            );
+            if flag("includeTemplates") {
+                add(&mut specs, &cfg.template_labels);
+            }
+        }
+        plugins::set_map_entries(res, &pairs, &specs).map_err(build_err)?;
+    }
+    plugins::set_map_entries(res, &k.string_map("commonLabels")?, &cfg.common_labels)
+        .map_err(build_err)?;
+    plugins::set_map_entries(
+        res,
+        &k.string_map("commonAnnotations")?,
+        &cfg.common_annotations,
+    )
+    .map_err(build_err)?;
+    // patchesJson6902
+    for entry in k.list("patchesJson6902")? {
+        let docs = patch_docs(k, &entry)?;
+        let Some(target) = selector(k, entry.get("target"))? else {
+            return Err(k.invalid("patchesJson6902 entries need a `target`".into()));
+        };
+        for d in docs {
+            plugins::json6902_by_selector(res, &d, &target, PatchOptions::default())
+                .map_err(build_err)?;
+        }
+    }
+    // replicas
+    if let Some(r) = k.get("replicas") {
+        plugins::replicas(res, r, &cfg.replicas).map_err(build_err)?;
+    }
+    // images
+    let tags: Vec<ImageTag> = k
+        .list("images")?
+        .iter()
+        .map(ImageTag::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|m| k.invalid(format!("images: {m}")))?;
+    if !tags.is_empty() {
+        plugins::images(res, &tags, &cfg.images).map_err(build_err)?;
+    }
+    // custom transformers
+    for entry in k.string_list("transformers")? {
+        for pc in plugin_configs(k, &entry)? {
+            run_builtin_transformer(k, res, &cfg, &pc)?;
+        }
+    }
+    Ok(())
+}
+
+fn patch_options(v: Option<&Value>) -> PatchOptions {
+    let flag = |n: &str| {
+        v.and_then(|o| o.get(n))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    PatchOptions {
+        allow_name_change: flag("allowNameChange"),
+        allow_kind_change: flag("allowKindChange"),
+    }
+}
+
+fn apply_patch_docs(
+    res: &mut ResList,
+    docs: &[Value],
+    target: Option<&Selector>,
+    opts: PatchOptions,
+) -> Result<(), String> {
+    if let [Value::Array(_)] = docs {
+        let Some(target) = target else {
+            return Err("a JSON 6902 patch needs a `target`".into());
+        };
+        return plugins::json6902_by_selector(res, &docs[0], target, opts);
+    }
+    for d in docs {
+        match target {
+            Some(t) => plugins::smp_by_selector(res, d, t, opts)?,
+            None => plugins::smp_by_id(res, d, opts)?,
+        }
+    }
+    Ok(())
+}
+
+fn specs_of(pc: &Value, default: &[super::config::FieldSpec]) -> Vec<super::config::FieldSpec> {
+    match pc.get("fieldSpecs").and_then(Value::as_array) {
+        Some(a) => a
+            .iter()
+            .filter_map(super::config::FieldSpec::from_value)
+            .collect(),
+        None => default.to_vec(),
+    }
+}
+
+fn run_builtin_transformer(
+    k: &Kustomization,
+    res: &mut ResList,
+    cfg: &TransformerConfig,
+    pc: &Value,
+) -> Result<(), KustomizeError> {
+    let build_err = |message: String| KustomizeError::Build {
+        dir: k.dir.clone(),
+        message,
+    };
+    let kind = pc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api = pc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let unsupported = || KustomizeError::Unsupported {
+        path: k.path.clone(),
+        field: format!("transformers: {api} {kind}"),
+    };
+    if api != "builtin" {
+        return Err(unsupported());
+    }
+    let strmap = |key: &str| -> Map<String, Value> {
+        pc.get(key)
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(a, b)| {
+                        (
+                            a.clone(),
+                            Value::String(
+                                super::kustomization::scalar_string(b).unwrap_or_default(),
+                            ),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let s = |key: &str| {
+        pc.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    match kind {
+        "LabelTransformer" => {
+            plugins::set_map_entries(res, &strmap("labels"), &specs_of(pc, &[])).map_err(build_err)
+        }
+        "AnnotationsTransformer" => {
+            plugins::set_map_entries(res, &strmap("annotations"), &specs_of(pc, &[]))
+                .map_err(build_err)
+        }
+        "NamespaceTransformer" => {
+            let ns = pc
+                .get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let unset_only = pc
+                .get("unsetOnly")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            plugins::namespace(res, &ns, &specs_of(pc, &cfg.namespace), unset_only)
+                .map_err(build_err)
+        }
+        "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+            plugins::prefix_suffix(
+                res,
+                &s("prefix"),
+                &s("suffix"),
+                &specs_of(pc, &cfg.name_prefix),
+            )
+            .map_err(build_err)
+        }
+        "ImageTagTransformer" => {
+            let t = ImageTag::from_value(pc.get("imageTag").unwrap_or(&Value::Null))
+                .map_err(|m| k.invalid(m))?;
+            plugins::images(res, &[t], &specs_of(pc, &cfg.images)).map_err(build_err)
+        }
+        "ReplicaCountTransformer" => {
+            let entry = pc.get("replica").cloned().unwrap_or(Value::Null);
+            plugins::replicas(
+                res,
+                &Value::Array(vec![entry]),
+                &specs_of(pc, &cfg.replicas),
+            )
+            .map_err(build_err)
+        }
+        "PatchTransformer" => {
+            let docs = patch_docs(k, pc)?;
+            let target = selector(k, pc.get("target"))?;
+            apply_patch_docs(
+                res,
+                &docs,
+                target.as_ref(),
+                patch_options(pc.get("options")),
+            )
+            .map_err(build_err)
+        }
+        "PatchStrategicMergeTransformer" => {
+            let mut docs = Vec::new();
+            for p in pc
+                .get("paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let (path, text) = read_rel(k, p.as_str().unwrap_or(""))?;
+                docs.extend(yaml_docs(&text, &path)?);
+            }
+            if let Some(p) = pc.get("patches").and_then(Value::as_str) {
+                docs.extend(yaml_docs(p, &k.path)?);
+            }
+            for d in docs {
+                plugins::smp_by_id(res, &d, PatchOptions::default()).map_err(build_err)?;
+            }
+            Ok(())
+        }
+        "PatchJson6902Transformer" => {
+            let docs = patch_docs(k, pc)?;
+            let Some(target) = selector(k, pc.get("target"))? else {
+                return Err(k.invalid("PatchJson6902Transformer needs a `target`".into()));
+            };
+            for d in docs {
+                plugins::json6902_by_selector(res, &d, &target, PatchOptions::default())
+                    .map_err(build_err)?;
+            }
+            Ok(())
+        }
+        _ => Err(unsupported()),
+    }
+}

@@ -1,0 +1,243 @@
+//! Name references: after every rename (prefix, suffix, hash), fields that
+//! name another resource (a ConfigMap in a pod spec, a ServiceAccount in a
+//! RoleBinding...) are rewritten to the referred resource's final name
+//! (upstream's `nameref` filter and its candidate sieves).
+
+use serde_json::Value;
+
+use super::config::{FieldSpec, NameBackRef};
+use super::fieldspec::{self, CreateKind};
+use super::resource::{Gvk, ResId, Resource};
+
+/// What the sieves need to know about a possible referral.
+#[derive(Debug, Clone)]
+struct Candidate {
+    cur: ResId,
+    prev: Vec<ResId>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+/// Rewrites references in every resource.
+pub(crate) fn fix_back_references(
+    resources: &mut [Resource],
+    name_reference: &[NameBackRef],
+) -> Result<(), String> {
+    let candidates: Vec<Candidate> = resources
+        .iter()
+        .map(|r| Candidate {
+            cur: r.cur_id(),
+            prev: r.prev_ids().to_vec(),
+            prefixes: r.prefixes.clone(),
+            suffixes: r.suffixes.clone(),
+        })
+        .collect();
+    for backref in name_reference {
+        for r in resources.iter_mut() {
+            let referrer_gvk = r.gvk();
+            let referrer = Candidate {
+                cur: r.cur_id(),
+                prev: Vec::new(),
+                prefixes: r.prefixes.clone(),
+                suffixes: r.suffixes.clone(),
+            };
+            let role_ref_kind = r
+                .obj
+                .get("roleRef")
+                .and_then(|x| x.get("kind"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let subset = subset_referable(&r.obj, &referrer.cur, &candidates);
+            for fs in &backref.field_specs {
+                if !referrer_gvk.is_selected_by(&fs.gvk) {
+                    continue;
+                }
+                let ctx = Ctx {
+                    target: &backref.gvk,
+                    fs,
+                    referrer: &referrer,
+                    role_ref_kind: role_ref_kind.as_deref(),
+                    candidates: &subset,
+                };
+                fieldspec::apply(
+                    &mut r.obj,
+                    &FieldSpec {
+                        create: false,
+                        ..fs.clone()
+                    },
+                    CreateKind::Scalar,
+                    &mut |node| ctx.set(node),
+                )
+                .map_err(|e| format!("{}: {e}", referrer.cur))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Upstream's `SubsetThatCouldBeReferencedByResource`.
+fn subset_referable(obj: &Value, referrer: &ResId, all: &[Candidate]) -> Vec<Candidate> {
+    if referrer.gvk.is_cluster_scoped() {
+        return all.to_vec();
+    }
+    let mut rb_namespaces: Vec<String> = Vec::new();
+    if matches!(
+        referrer.gvk.kind.as_str(),
+        "RoleBinding" | "ClusterRoleBinding"
+    ) && let Some(subjects) = obj.get("subjects").and_then(Value::as_array)
+    {
+        for s in subjects {
+            if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                && let Some(ns) = s.get("namespace").and_then(Value::as_str)
+            {
+                rb_namespaces.push(ns.to_string());
+            }
+        }
+    }
+    all.iter()
+        .filter(|c| {
+            c.cur.gvk.is_cluster_scoped()
+                || c.cur.ns_equals(referrer)
+                || rb_namespaces.contains(&c.cur.namespace)
+        })
+        .cloned()
+        .collect()
+}
+
+struct Ctx<'a> {
+    target: &'a Gvk,
+    fs: &'a FieldSpec,
+    referrer: &'a Candidate,
+    role_ref_kind: Option<&'a str>,
+    candidates: &'a [Candidate],
+}
+
+impl Ctx<'_> {
+    fn set(&self, node: &mut Value) -> Result<(), String> {
+        match node {
+            Value::Null => Ok(()),
+            Value::String(_) => self.set_scalar(node, self.candidates),
+            Value::Object(_) => self.set_mapping(node),
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::String(_) => self.set_scalar(item, self.candidates)?,
+                        Value::Object(_) => self.set_mapping(item)?,
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn set_scalar(&self, node: &mut Value, candidates: &[Candidate]) -> Result<(), String> {
+        let Some(old) = node.as_str() else {
+            return Ok(());
+        };
+        if let Some(c) = self.select(old, candidates)? {
+            *node = Value::String(c.cur.name.clone());
+        }
+        Ok(())
+    }
+
+    fn set_mapping(&self, node: &mut Value) -> Result<(), String> {
+        let Some(map) = node.as_object_mut() else {
+            return Ok(());
+        };
+        if let Some(kind) = map.get("kind").and_then(Value::as_str)
+            && kind != self.target.kind
+        {
+            return Ok(());
+        }
+        let Some(old) = map.get("name").and_then(Value::as_str).map(str::to_string) else {
+            return Ok(());
+        };
+        let ns = map
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let filtered: Vec<Candidate> = match &ns {
+            None => self.candidates.to_vec(),
+            Some(ns) => {
+                let probe = ResId {
+                    namespace: ns.clone(),
+                    ..ResId::default()
+                };
+                self.candidates
+                    .iter()
+                    .filter(|c| {
+                        c.prev.iter().chain(std::iter::once(&c.cur)).any(|id| {
+                            ResId {
+                                gvk: Gvk::default(),
+                                ..id.clone()
+                            }
+                            .ns_equals(&probe)
+                        })
+                    })
+                    .cloned()
+                    .collect()
+            }
+        };
+        let Some(c) = self.select(&old, &filtered)? else {
+            return Ok(());
+        };
+        map.insert("name".into(), Value::String(c.cur.name.clone()));
+        if !c.cur.namespace.is_empty() && ns.is_some() {
+            map.insert("namespace".into(), Value::String(c.cur.namespace.clone()));
+        }
+        Ok(())
+    }
+
+    /// Upstream's `selectReferral`.
+    fn select<'c>(
+        &self,
+        old: &str,
+        candidates: &'c [Candidate],
+    ) -> Result<Option<&'c Candidate>, String> {
+        let is_role_ref = self.fs.path.ends_with("roleRef/name");
+        let mut list: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| c.prev.iter().any(|id| id.name == old))
+            .filter(|c| c.prev.iter().any(|id| id.gvk.is_selected_by(self.target)))
+            .filter(|c| {
+                !is_role_ref
+                    || self
+                        .role_ref_kind
+                        .is_none_or(|k| c.prev.first().is_some_and(|id| id.gvk.kind == k))
+            })
+            .filter(|c| {
+                self.referrer.cur.gvk.is_cluster_scoped()
+                    || c.cur.gvk.is_cluster_scoped()
+                    || c.cur.gvk.kind == "ServiceAccount"
+                    || c.cur.ns_equals(&self.referrer.cur)
+            })
+            .collect();
+        if list.len() == 1 {
+            return Ok(list.pop());
+        }
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let same_affixes: Vec<&Candidate> = list
+            .iter()
+            .copied()
+            .filter(|c| {
+                c.prefixes == self.referrer.prefixes && c.suffixes == self.referrer.suffixes
+            })
+            .collect();
+        if same_affixes.len() == 1 {
+            return Ok(same_affixes.first().copied());
+        }
+        if list.iter().all(|c| c.cur.name == list[0].cur.name) {
+            return Ok(list.first().copied());
+        }
+        let ids: Vec<String> = list.iter().map(|c| c.cur.to_string()).collect();
+        Err(format!(
+            "found multiple possible referrals for `{old}` at `{}`: {}",
+            self.fs.path,
+            ids.join(", ")
+        ))
+    }
+}
