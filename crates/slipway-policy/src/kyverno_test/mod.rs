@@ -222,6 +222,7 @@ struct LoadedResource {
 
 enum SuitePolicy {
     Kyverno(Box<Policy>),
+    Cel(Box<crate::cel::CelPolicy>),
     Unsupported(String),
     Invalid(String),
 }
@@ -233,6 +234,8 @@ struct Suite {
     resources: Vec<LoadedResource>,
     values: ValuesFile,
     user: Option<UserInfo>,
+    /// Offline data for CEL library calls (the test's `context` file).
+    cel: crate::cel::CelInputs,
 }
 
 impl Suite {
@@ -252,6 +255,7 @@ impl Suite {
                 }
                 let entry = match load_policy(&doc) {
                     Some(LoadedPolicy::Kyverno(p)) => SuitePolicy::Kyverno(p),
+                    Some(LoadedPolicy::Cel(p)) => SuitePolicy::Cel(p),
                     Some(LoadedPolicy::Unsupported { kind, reason, .. }) => {
                         SuitePolicy::Unsupported(format!("{kind}/{name}: {reason}"))
                     }
@@ -307,6 +311,14 @@ impl Suite {
             }
             None => None,
         };
+        let mut cel = crate::cel::CelInputs::default();
+        if let Some(file) = &test.context {
+            for doc in load_docs(&dir.join(file))? {
+                if doc.object.kind() == "Context" {
+                    cel.data = crate::cel::CelData::from_context_document(&doc.object);
+                }
+            }
+        }
         Ok(Self {
             dir,
             test,
@@ -314,6 +326,7 @@ impl Suite {
             resources,
             values,
             user,
+            cel,
         })
     }
 
@@ -358,13 +371,14 @@ impl Suite {
         let mut current = original.clone();
         let mut out: Vec<Evaluation> = Vec::new();
         for (pname, policy) in &self.policies {
-            let SuitePolicy::Kyverno(policy) = policy else {
-                continue;
-            };
             let cv = self.context_values(pname, &name);
             let op = self.operation(&cv, forced);
             let req = self.request(&current, op);
-            let resp = engine.mutate(policy, &req, &cv);
+            let resp = match policy {
+                SuitePolicy::Kyverno(policy) => engine.mutate(policy, &req, &cv),
+                SuitePolicy::Cel(policy) => policy.mutate(&req, &self.cel),
+                _ => continue,
+            };
             if let Some(p) = &resp.patched
                 && op != Operation::Delete
             {
@@ -378,14 +392,20 @@ impl Suite {
         }
         let mut i = 0;
         for (pname, policy) in &self.policies {
-            let SuitePolicy::Kyverno(policy) = policy else {
-                continue;
-            };
             let cv = self.context_values(pname, &name);
             let op = self.operation(&cv, forced);
             let req = self.request(&current, op);
-            let v = engine.validate(policy, &req, &cv);
-            let g = engine.generate(policy, &req, &cv);
+            let (v, g) = match policy {
+                SuitePolicy::Kyverno(policy) => (
+                    engine.validate(policy, &req, &cv),
+                    engine.generate(policy, &req, &cv),
+                ),
+                SuitePolicy::Cel(policy) => (
+                    policy.validate(&req, &self.cel),
+                    policy.generate(&req, &self.cel),
+                ),
+                _ => continue,
+            };
             out[i].responses.push(v);
             out[i].responses.push(g);
             i += 1;
@@ -437,7 +457,7 @@ impl Suite {
                         check.matched = expected == "skip";
                         check.message = format!("policy failed validation: {why}");
                     }
-                    Some((_, SuitePolicy::Kyverno(_))) => {
+                    Some((_, SuitePolicy::Kyverno(_) | SuitePolicy::Cel(_))) => {
                         self.check_entry(engine, entry, &name, forced, &mut cache, &mut check);
                     }
                 }
