@@ -187,7 +187,11 @@ fn app_summary(s: &Shared, a: &slipway_gitops::store::StoredApp) -> Value {
 
 async fn list_apps(State(s): S) -> ApiResult {
     let out = blocking(move || {
-        let apps = s.controller.store().list(APP_KIND).map_err(ControllerError::from)?;
+        let apps = s
+            .controller
+            .store()
+            .list(APP_KIND)
+            .map_err(ControllerError::from)?;
         Ok(apps.iter().map(|a| app_summary(&s, a)).collect::<Vec<_>>())
     })
     .await?;
@@ -200,7 +204,11 @@ struct RefreshQuery {
     refresh: bool,
 }
 
-async fn get_app(State(s): S, Path(name): Path<String>, Query(q): Query<RefreshQuery>) -> ApiResult {
+async fn get_app(
+    State(s): S,
+    Path(name): Path<String>,
+    Query(q): Query<RefreshQuery>,
+) -> ApiResult {
     let out = blocking(move || {
         if q.refresh {
             s.exclusive(|c| c.refresh(&name))?;
@@ -405,7 +413,11 @@ struct DeleteQuery {
     cascade: bool,
 }
 
-async fn delete_app(State(s): S, Path(name): Path<String>, Query(q): Query<DeleteQuery>) -> ApiResult {
+async fn delete_app(
+    State(s): S,
+    Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> ApiResult {
     let out = blocking(move || {
         let deleted = s.exclusive(|c| c.delete(&name, q.cascade))?;
         s.events.record(
@@ -481,7 +493,11 @@ struct ObjectsQuery {
     app: Option<String>,
 }
 
-async fn env_objects(State(s): S, Path(env): Path<String>, Query(q): Query<ObjectsQuery>) -> ApiResult {
+async fn env_objects(
+    State(s): S,
+    Path(env): Path<String>,
+    Query(q): Query<ObjectsQuery>,
+) -> ApiResult {
     let out = blocking(move || {
         let cluster = s.controller.cluster(&env)?;
         let list = cluster

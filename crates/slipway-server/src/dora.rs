@@ -258,17 +258,66 @@ mod tests {
     fn four_keys_from_a_history() {
         let deps = vec![
             // a: committed 1 h before its deployment.
-            dep(0, "a", "2026-02-20T09:00:00Z", "2026-02-20T10:00:00Z", "Succeeded", "auto-sync to a"),
+            dep(
+                0,
+                "a",
+                "2026-02-20T09:00:00Z",
+                "2026-02-20T10:00:00Z",
+                "Succeeded",
+                "auto-sync to a",
+            ),
             // self-heal of a: drift, not a deployment.
-            dep(1, "a", "2026-02-20T09:00:00Z", "2026-02-20T11:00:00Z", "Succeeded", "self-heal: live state drifted from Git"),
+            dep(
+                1,
+                "a",
+                "2026-02-20T09:00:00Z",
+                "2026-02-20T11:00:00Z",
+                "Succeeded",
+                "self-heal: live state drifted from Git",
+            ),
             // b fails; recovered 30 min later by c (committed 10 min before).
-            dep(2, "b", "2026-02-21T09:00:00Z", "2026-02-21T10:00:00Z", "Failed", "auto-sync to b"),
-            dep(3, "c", "2026-02-21T10:20:00Z", "2026-02-21T10:30:00Z", "Succeeded", "auto-sync to c"),
+            dep(
+                2,
+                "b",
+                "2026-02-21T09:00:00Z",
+                "2026-02-21T10:00:00Z",
+                "Failed",
+                "auto-sync to b",
+            ),
+            dep(
+                3,
+                "c",
+                "2026-02-21T10:20:00Z",
+                "2026-02-21T10:30:00Z",
+                "Succeeded",
+                "auto-sync to c",
+            ),
             // d succeeds but is rolled back to c: d counts as failed.
-            dep(4, "d", "2026-02-22T09:00:00Z", "2026-02-22T09:30:00Z", "Succeeded", "auto-sync to d"),
-            dep(5, "c", "2026-02-21T10:20:00Z", "2026-02-22T10:30:00Z", "Succeeded", "rollback to history id 3"),
+            dep(
+                4,
+                "d",
+                "2026-02-22T09:00:00Z",
+                "2026-02-22T09:30:00Z",
+                "Succeeded",
+                "auto-sync to d",
+            ),
+            dep(
+                5,
+                "c",
+                "2026-02-21T10:20:00Z",
+                "2026-02-22T10:30:00Z",
+                "Succeeded",
+                "rollback to history id 3",
+            ),
             // Too old for the window.
-            dep(6, "z", "2025-12-01T00:00:00Z", "2025-12-01T01:00:00Z", "Failed", "auto-sync to z"),
+            dep(
+                6,
+                "z",
+                "2025-12-01T00:00:00Z",
+                "2025-12-01T01:00:00Z",
+                "Failed",
+                "auto-sync to z",
+            ),
         ];
         let mut shuffled = deps.clone();
         shuffled.reverse();

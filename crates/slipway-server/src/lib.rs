@@ -16,12 +16,12 @@
 //! `tracing`, and the subscriber is installed by the binary.
 
 pub mod admission;
-pub mod events;
-pub mod metrics;
-pub mod tls;
-pub mod webhook;
 pub mod api;
 pub mod console;
 pub mod dora;
+pub mod events;
+pub mod metrics;
 pub mod openapi;
 pub mod server;
+pub mod tls;
+pub mod webhook;

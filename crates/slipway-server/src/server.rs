@@ -173,7 +173,8 @@ impl Shared {
     pub fn reconcile_pass(&self) {
         if let Ok(true) = self.policies.reload_if_changed().inspect_err(|e| {
             tracing::error!(error = %e, "policy reload failed; keeping the previous set");
-            self.events.record("PolicyReloadFailed", "", "", "", &e.to_string());
+            self.events
+                .record("PolicyReloadFailed", "", "", "", &e.to_string());
         }) {
             let set = self.policies.current();
             self.metrics
@@ -235,7 +236,11 @@ impl Shared {
                     urls.insert(u.to_string());
                 }
             }
-            if let Some(list) = a.manifest.pointer("/spec/sources").and_then(|v| v.as_array()) {
+            if let Some(list) = a
+                .manifest
+                .pointer("/spec/sources")
+                .and_then(|v| v.as_array())
+            {
                 for s in list {
                     if let Some(u) = s.get("repoURL").and_then(|v| v.as_str()) {
                         urls.insert(u.to_string());
@@ -295,7 +300,11 @@ impl Shared {
             history_rows += history.len() as u64;
             for h in history {
                 let revision = h.revisions.first().cloned().unwrap_or_default();
-                let repo = h.sources.first().map(|s| s.repo_url.clone()).unwrap_or_default();
+                let repo = h
+                    .sources
+                    .first()
+                    .map(|s| s.repo_url.clone())
+                    .unwrap_or_default();
                 let d = Deployment {
                     app: a.name.clone(),
                     env: env.clone(),
@@ -415,7 +424,9 @@ pub fn app_env(c: &Controller, manifest: &serde_json::Value) -> String {
 /// The committer time of `sha` in the local mirror of `repo`, RFC 3339.
 fn commit_time(data_dir: &Path, repo: &str, sha: &str) -> Option<String> {
     let url = slipway_gitops::git::normalize_url(repo);
-    let path = data_dir.join("git").join(slipway_gitops::git::url_key(&url));
+    let path = data_dir
+        .join("git")
+        .join(slipway_gitops::git::url_key(&url));
     let r = gix::open(&path).ok()?;
     let id = gix::ObjectId::from_hex(sha.as_bytes()).ok()?;
     let commit = r.find_commit(id).ok()?;
@@ -449,7 +460,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
         )?),
         (None, None) => None,
     };
-    let shared = Arc::new(Shared::open(&config, tls.as_ref().map(|t| t.ca_pem.clone()))?);
+    let shared = Arc::new(Shared::open(
+        &config,
+        tls.as_ref().map(|t| t.ca_pem.clone()),
+    )?);
     let webhook = match (config.webhook_listen, &tls) {
         (Some(addr), Some(tls)) => {
             let mut state = WebhookState::new(shared.policies.clone(), shared.metrics.clone());

@@ -111,7 +111,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     serve_until_signal(config, |r| {
         let mut s = format!("slipway: API and console on http://{}/\n", r.api_addr);
         if let Some(w) = r.webhook_addr {
-            s.push_str(&format!("slipway: admission webhook on https://{w}/validate and /mutate\n"));
+            s.push_str(&format!(
+                "slipway: admission webhook on https://{w}/validate and /mutate\n"
+            ));
         }
         s
     })

@@ -46,7 +46,12 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=slipway", "-c", "user.email=slipway@localhost"])
+        .args([
+            "-c",
+            "user.name=slipway",
+            "-c",
+            "user.email=slipway@localhost",
+        ])
         .args(args)
         .output()
         .context("cannot run git (is it installed?)")?;
@@ -145,7 +150,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<Exit> {
                     .output()
                     .context("cannot run git")?;
                 if !out.status.success() {
-                    bail!("git clone {url}: {}", String::from_utf8_lossy(&out.stderr).trim());
+                    bail!(
+                        "git clone {url}: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
                 }
             }
             (p, url.clone())
@@ -176,7 +184,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<Exit> {
         let mut s = String::new();
         s.push_str(&format!("Slipway is up.\n\n  Console:   {url}\n  API:       {url}api/v1/applications\n  Metrics:   {url}metrics\n"));
         if let Some(w) = r.webhook_addr {
-            s.push_str(&format!("  Webhook:   https://{w}/validate  (CA: {}/tls/ca.pem)\n", data_dir.display()));
+            s.push_str(&format!(
+                "  Webhook:   https://{w}/validate  (CA: {}/tls/ca.pem)\n",
+                data_dir.display()
+            ));
         }
         s.push_str(&format!("  Token:     {token}\n  Data dir:  {}\n  Platform:  {platform_shown} (a Git repository)\n", data_dir.display()));
         s.push_str(&format!("  Registered: {}\n\n", registered.join(", ")));
