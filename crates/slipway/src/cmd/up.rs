@@ -192,9 +192,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<Exit> {
         s.push_str(&format!("  Token:     {token}\n  Data dir:  {}\n  Platform:  {platform_shown} (a Git repository)\n", data_dir.display()));
         s.push_str(&format!("  Registered: {}\n\n", registered.join(", ")));
         s.push_str("Try next:\n");
-        s.push_str(&format!("  - watch drift healed: slipway env --data-dir {d} --platform {p} ... (edit a live object of guestbook-staging), then reload the console\n", d = data_dir.display(), p = platform_shown));
-        s.push_str(&format!("  - ship a change: edit {platform_shown}/apps/guestbook/deployment.yaml, `git -C {platform_shown} commit -am change`, and watch guestbook-staging sync\n"));
-        s.push_str(&format!("  - sync prod by hand: curl -X POST -H 'Authorization: Bearer {token}' {url}api/v1/applications/guestbook-prod/sync\n"));
+        s.push_str(&format!("  - watch drift healed: slipway env --data-dir {d} --platform {p} ... (edit a live object of web-staging), then reload the console\n", d = data_dir.display(), p = platform_shown));
+        s.push_str(&format!("  - ship a change: edit {platform_shown}/apps/web/deployment.yaml, `git -C {platform_shown} commit -am change`, and watch web-staging sync\n"));
+        s.push_str(&format!("  - sync prod by hand: curl -X POST -H 'Authorization: Bearer {token}' {url}api/v1/applications/web-prod/sync\n"));
         s.push_str(&format!("  - the webhook blocks a Pod with a latest tag: slipway webhook manifest --data-dir {} --url https://127.0.0.1:{}\n", data_dir.display(), args.webhook_port));
         s.push_str("\nCtrl-C stops; running `slipway up` again reuses the data directory.\n");
         s
