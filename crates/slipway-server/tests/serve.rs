@@ -26,17 +26,14 @@ fn git(dir: &Path, args: &[&str]) {
 /// A platform repo with one environment and one manual Application.
 fn platform(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let repo = root.join("platform");
-    let example = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/platform"
-    ));
-    std::fs::create_dir_all(repo.join("apps/guestbook")).unwrap();
+    let example = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/platform"));
+    fs_err::create_dir_all(repo.join("apps/guestbook")).unwrap();
     for f in [
         "slipway.yaml",
         "apps/guestbook/deployment.yaml",
         "apps/guestbook/service.yaml",
     ] {
-        std::fs::copy(example.join(f), repo.join(f)).unwrap();
+        fs_err::copy(example.join(f), repo.join(f)).unwrap();
     }
     git(&repo, &["init", "-q", "-b", "main"]);
     git(&repo, &["add", "-A"]);
@@ -89,11 +86,11 @@ async fn api_sync_history_metrics_and_auth() {
     let base = format!("http://{}", running.api_addr);
     let http = reqwest::Client::new();
     wait_ready(&http, &base).await;
-    let token = std::fs::read_to_string(data.join("api-token")).unwrap();
+    let token = fs_err::read_to_string(data.join("api-token")).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("api-token"))
+        let mode = fs_err::metadata(data.join("api-token"))
             .unwrap()
             .permissions()
             .mode();
@@ -296,7 +293,7 @@ async fn prometheus_scrape(target: &str, dir: &Path) {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let cfg = dir.join("prometheus.yml");
-    std::fs::write(
+    fs_err::write(
         &cfg,
         format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: slipway\n    metrics_path: /metrics\n    static_configs: [{{targets: ['{target}']}}]\n"
