@@ -235,13 +235,14 @@ impl Loader {
         if value.is_null() && !self.keep_empty {
             return;
         }
-        if self.expand_lists && is_list(&value) {
-            if let Some(Value::Array(items)) = value.get("items") {
-                for item in items {
-                    out.push(Document::new(item.clone(), source.clone()));
-                }
-                return;
+        if self.expand_lists
+            && is_list(&value)
+            && let Some(Value::Array(items)) = value.get("items")
+        {
+            for item in items {
+                out.push(Document::new(item.clone(), source.clone()));
             }
+            return;
         }
         out.push(Document::new(value, source));
     }
@@ -265,8 +266,7 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     let mut start = 0usize;
     let mut start_line = 1usize;
     let mut offset = 0usize;
-    let mut line_no = 1usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         let trimmed = line.trim_end_matches(['\n', '\r']);
         let is_marker = trimmed == "---"
             || trimmed.starts_with("--- ")
@@ -287,7 +287,6 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
             }
         }
         offset += line.len();
-        line_no += 1;
     }
     chunks.push(Chunk {
         text: &text[start..],

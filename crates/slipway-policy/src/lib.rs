@@ -25,6 +25,7 @@
 //!   match/exclude and the evaluation pipeline.
 //! - [`kyverno_test`]: the `kyverno-test.yaml` runner.
 
+pub mod apply;
 pub mod autogen;
 pub mod conditions;
 pub mod duration;

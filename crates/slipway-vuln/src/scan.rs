@@ -94,7 +94,7 @@ impl Advisories {
         }
         files.sort();
         for f in files {
-            match std::fs::read(&f)
+            match fs_err::read(&f)
                 .map_err(|e| e.to_string())
                 .and_then(|b| serde_json::from_slice::<Record>(&b).map_err(|e| e.to_string()))
             {

@@ -43,7 +43,7 @@ fn osv_root() -> Option<PathBuf> {
 }
 
 fn read(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fs_err::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Collects failures of one section and fails once with all of them.

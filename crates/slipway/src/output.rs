@@ -29,3 +29,8 @@ pub fn print_error(err: &anyhow::Error) {
 pub fn warn(message: &str) {
     let _ = writeln!(io::stderr().lock(), "warning: {message}");
 }
+
+/// Whether stderr is a terminal (progress bars go there).
+pub fn stderr_is_terminal() -> bool {
+    io::stderr().is_terminal()
+}

@@ -37,8 +37,8 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(path, text).unwrap();
 }
 
 struct Cli {
@@ -94,7 +94,7 @@ fn git_over_http_to_embedded_environment() {
         .args(["755", root.to_str().unwrap()])
         .status();
     let work = root.join("work");
-    std::fs::create_dir_all(&work).unwrap();
+    fs_err::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]);
     write(&work.join("apps/web/config.yaml"), CM);
     write(&work.join("apps/web/deploy.yaml"), DEPLOY);
@@ -110,7 +110,7 @@ fn git_over_http_to_embedded_environment() {
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-qm", "first"]);
     let repos = root.join("repos");
-    std::fs::create_dir_all(&repos).unwrap();
+    fs_err::create_dir_all(&repos).unwrap();
     let bare = repos.join("platform.git");
     git(
         root,
@@ -123,7 +123,7 @@ fn git_over_http_to_embedded_environment() {
         ],
     );
     let cgi = root.join("cgi-bin");
-    std::fs::create_dir_all(&cgi).unwrap();
+    fs_err::create_dir_all(&cgi).unwrap();
     let exec_path = String::from_utf8(
         Command::new("git")
             .arg("--exec-path")

@@ -34,7 +34,7 @@ fn score(out: &Output) -> i64 {
 }
 
 fn ignore(dir: &Path, expires: &str, object: &str) {
-    std::fs::write(
+    fs_err::write(
         dir.join(".slipwayignore"),
         format!(
             "suppressions:\n  - rule: Privileged\n    object: {object}\n    reason: node agent, SEC-12\n    expires: {expires}\n"
@@ -46,7 +46,7 @@ fn ignore(dir: &Path, expires: &str, object: &str) {
 #[test]
 fn a_current_suppression_lifts_the_rule_for_its_objects() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pod.yaml"), POD).unwrap();
+    fs_err::write(dir.path().join("pod.yaml"), POD).unwrap();
     let out = scan(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(score(&out), -30);
@@ -74,7 +74,7 @@ fn a_current_suppression_lifts_the_rule_for_its_objects() {
 #[test]
 fn an_expired_suppression_fails_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pod.yaml"), POD).unwrap();
+    fs_err::write(dir.path().join("pod.yaml"), POD).unwrap();
     ignore(dir.path(), "2020-01-31", "Pod/ops/agent-1");
     let out = scan(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -100,8 +100,8 @@ fn an_expired_suppression_fails_and_says_so() {
 #[test]
 fn a_malformed_ignore_file_is_bad_input_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pod.yaml"), POD).unwrap();
-    std::fs::write(
+    fs_err::write(dir.path().join("pod.yaml"), POD).unwrap();
+    fs_err::write(
         dir.path().join("rules.yaml.ignore"),
         "suppressions:\n  - rule: Privileged\n    expires: 2030-01-01\n",
     )

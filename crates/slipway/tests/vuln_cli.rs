@@ -32,8 +32,8 @@ fn text(o: &Output) -> String {
 fn blob(layout: &Path, bytes: &[u8]) -> String {
     let hex = hex::encode(Sha256::digest(bytes));
     let dir = layout.join("blobs/sha256");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(&hex), bytes).unwrap();
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join(&hex), bytes).unwrap();
     format!("sha256:{hex}")
 }
 
@@ -72,8 +72,8 @@ const PACKAGE_LOCK: &str = r#"{"name":"app","lockfileVersion":3,"packages":{"":{
 /// An image: layer 1 = OS, layer 2 = app + a stale lockfile, layer 3 whites the stale one out.
 fn image(root: &Path) -> PathBuf {
     let layout = root.join("image");
-    std::fs::create_dir_all(&layout).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&layout).unwrap();
+    fs_err::write(
         layout.join("oci-layout"),
         r#"{"imageLayoutVersion":"1.0.0"}"#,
     )
@@ -111,7 +111,7 @@ fn image(root: &Path) -> PathBuf {
         layers.join(",")
     );
     let m = blob(&layout, manifest.as_bytes());
-    std::fs::write(
+    fs_err::write(
         layout.join("index.json"),
         format!(
             r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{m}","size":{}}}]}}"#,
@@ -144,8 +144,8 @@ fn now_minus_days(days: i64) -> String {
 /// OSV records: a Debian openssl advisory (source-package match), a CVE/GHSA
 /// alias pair on lodash, an unfixed low one on left-pad, one on the whited-out minimist.
 fn records(dir: &Path, modified: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    let write = |name: &str, json: String| std::fs::write(dir.join(name), json).unwrap();
+    fs_err::create_dir_all(dir).unwrap();
+    let write = |name: &str, json: String| fs_err::write(dir.join(name), json).unwrap();
     write(
         "DSA-5532-1.json",
         format!(
@@ -312,13 +312,13 @@ fn scan_vulns_on_an_oci_image_layout() {
 
     // Threshold: only HIGH and above, unfixed ignored, an ignore file and a VEX statement.
     let ignore = tmp.path().join("ignore.yaml");
-    std::fs::write(
+    fs_err::write(
         &ignore,
         "ignore:\n  - id: GHSA-35jh-r3h4-6jhm\n    reason: template input is trusted\n    expires: 2999-01-01\n  - id: CVE-2000-1\n    reason: old\n    expires: 2001-01-01\n",
     )
     .unwrap();
     let vex = tmp.path().join("vex.json");
-    std::fs::write(
+    fs_err::write(
         &vex,
         r#"{"@context":"https://openvex.dev/ns/v0.2.0","statements":[{"vulnerability":{"name":"CVE-2023-5363"},"products":[{"@id":"pkg:oci/app","subcomponents":[{"@id":"pkg:deb/debian/libssl3"}]}],"status":"not_affected","justification":"vulnerable_code_not_present"}]}"#,
     )
@@ -393,9 +393,9 @@ fn malformed_lockfile_is_reported_and_the_rest_scanned() {
     let o = slipway(&data, &["db", "import", osv.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let project = tmp.path().join("project");
-    std::fs::create_dir_all(project.join("web")).unwrap();
-    std::fs::write(project.join("web/package-lock.json"), PACKAGE_LOCK).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(project.join("web")).unwrap();
+    fs_err::write(project.join("web/package-lock.json"), PACKAGE_LOCK).unwrap();
+    fs_err::write(
         project.join("pnpm-lock.yaml"),
         "lockfileVersion: '9.0'\npackages:\n  a@1.0.0: [unclosed\n",
     )

@@ -211,14 +211,14 @@ pub(crate) fn read_text(path: &Path) -> Result<String, InventoryError> {
         path: path.to_owned(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
+    let meta = fs_err::metadata(path).map_err(io)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(InventoryError::TooLarge {
             path: path.to_owned(),
             size: meta.len(),
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = fs_err::read(path).map_err(io)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -344,7 +344,7 @@ pub fn scan_path(root: &Path) -> Inventory {
     }
     let os = ["etc/os-release", "usr/lib/os-release"]
         .iter()
-        .find_map(|p| std::fs::read_to_string(root.join(p)).ok())
+        .find_map(|p| fs_err::read_to_string(root.join(p)).ok())
         .map(|t| OsRelease::parse(&t));
     let mut stack = vec![root.to_owned()];
     let mut files = Vec::new();
@@ -430,14 +430,14 @@ mod tests {
     #[test]
     fn malformed_file_is_reported_with_line_and_the_rest_is_scanned() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
+        fs_err::write(
             dir.path().join("Cargo.lock"),
             "[[package]]\nname = \"a\"\nversion = \n",
         )
         .unwrap();
         let sub = dir.path().join("web");
         std::fs::create_dir(&sub).unwrap();
-        std::fs::write(
+        fs_err::write(
             sub.join("package-lock.json"),
             r#"{"lockfileVersion":3,"packages":{"":{},"node_modules/x":{"version":"1.0.0"}}}"#,
         )

@@ -407,7 +407,7 @@ fn secrets(args: &SecretsArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::of(&scan.findings);
         let text = serde_json::to_string_pretty(&baseline)?;
-        std::fs::write(path, text + "\n")
+        fs_err::write(path, text + "\n")
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
         output::stdout(&format!(
             "wrote {} accepted findings to {}\n",

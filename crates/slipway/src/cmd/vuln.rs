@@ -276,7 +276,7 @@ pub enum VulnCommand {
 pub fn run(command: VulnCommand) -> anyhow::Result<Exit> {
     match command {
         VulnCommand::CompareVersions { ecosystem, file } => {
-            let text = std::fs::read_to_string(&file)
+            let text = fs_err::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let report = check_comparisons(ecosystem, &text);
             let mut out = String::new();

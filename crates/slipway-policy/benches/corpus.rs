@@ -1,0 +1,184 @@
+//! The issue's throughput benchmark: every `cpol` policy of the Kyverno corpus
+//! against 10,000 generated resources (the synthetic workload corpus of
+//! `shared/research/tools/gen_manifests.py`, seed 1), one thread.
+//!
+//! Reports rule evaluations per second (a rule that matched the resource and
+//! produced a response; match checks of rules that did not apply are counted
+//! separately), per-resource latency percentiles for the whole set, and peak
+//! resident memory. Run:
+//!
+//! ```sh
+//! cargo bench -p slipway-policy --bench corpus
+//! ```
+//!
+//! Needs the corpus (`SLIPWAY_CONFORMANCE_DIR`, default `../shared/conformance`)
+//! and python3; prints why it skipped otherwise.
+
+#![allow(clippy::print_stdout, reason = "a benchmark reports its figures")]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use slipway_model::ObjectExt;
+use slipway_policy::engine::{ContextValues, Engine, Request};
+use slipway_policy::model::{LoadedPolicy, Policy, load_policy};
+
+fn shared() -> PathBuf {
+    std::env::var_os("SLIPWAY_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+        })
+}
+
+fn cpol_policies(dir: &Path) -> Vec<Policy> {
+    let index: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(dir.join("index.json")).expect("index"))
+            .expect("index.json");
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for suite in index["suites"].as_array().expect("suites") {
+        if suite["family"] != "cpol" {
+            continue;
+        }
+        for f in suite["files"].as_array().expect("files") {
+            let f = f.as_str().unwrap_or_default();
+            if f.contains(".kyverno-test")
+                || f.contains(".chainsaw-test")
+                || !seen.insert(f.to_string())
+            {
+                continue;
+            }
+            let Ok(docs) = slipway_manifests::load_path(&dir.join(f)) else {
+                continue;
+            };
+            for d in &docs {
+                if let Some(LoadedPolicy::Kyverno(p)) = load_policy(d) {
+                    out.push(*p);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn peak_rss_kib() -> u64 {
+    fs_err::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let conformance = shared();
+    let kyverno = conformance.join("kyverno");
+    let generator = conformance.join("../research/tools/gen_manifests.py");
+    if !kyverno.is_dir() || !generator.is_file() {
+        println!(
+            "skipped: corpus or generator not found under {}",
+            conformance.display()
+        );
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let status = std::process::Command::new("python3")
+        .arg(&generator)
+        .args(["--out"])
+        .arg(out.path())
+        .args([
+            "--count",
+            "10000",
+            "--per-file",
+            "100",
+            "--seed",
+            "1",
+            "--noise",
+            "0",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        println!("skipped: python3 could not run {}", generator.display());
+        return;
+    }
+    let resources = slipway_manifests::load_path(out.path()).expect("generated corpus loads");
+    let policies = cpol_policies(&kyverno);
+    let rules: usize = policies.iter().map(|p| p.rules.len()).sum();
+    let engine = Engine::new();
+    let values = ContextValues::default();
+
+    let mut responses = 0u64;
+    let mut latencies: Vec<Duration> = Vec::with_capacity(resources.len());
+    let started = Instant::now();
+    for doc in &resources {
+        let t = Instant::now();
+        let req = Request {
+            object: doc.object.clone(),
+            ..Request::default()
+        };
+        for p in &policies {
+            responses += engine.mutate(p, &req, &values).rules.len() as u64;
+            responses += engine.validate(p, &req, &values).rules.len() as u64;
+        }
+        latencies.push(t.elapsed());
+    }
+    let total = started.elapsed();
+    latencies.sort();
+    let pct = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    let checks = (rules * resources.len()) as f64;
+    println!(
+        "corpus: {} cpol policies ({rules} rules after autogen) x {} resources ({} kinds)",
+        policies.len(),
+        resources.len(),
+        resources
+            .iter()
+            .map(|d| d.object.kind().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
+    println!(
+        "total {:.2} s; rule evaluations (responses) {responses}: {:.0}/s; rule match checks {:.0}/s",
+        total.as_secs_f64(),
+        responses as f64 / total.as_secs_f64(),
+        checks / total.as_secs_f64()
+    );
+    println!(
+        "per resource (all policies): p50 {:?} p99 {:?} max {:?}",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    println!("peak RSS {} MiB", peak_rss_kib() / 1024);
+
+    // The admission-path figure: a 20-policy set (the first 20 policies with
+    // a rule for Pods or pod controllers), per resource.
+    let set: Vec<&Policy> = policies.iter().take(20).collect();
+    let mut lat: Vec<Duration> = Vec::with_capacity(resources.len());
+    let mut responses20 = 0u64;
+    let started = Instant::now();
+    for doc in &resources {
+        let t = Instant::now();
+        let req = Request {
+            object: doc.object.clone(),
+            ..Request::default()
+        };
+        for p in &set {
+            responses20 += engine.mutate(p, &req, &values).rules.len() as u64;
+            responses20 += engine.validate(p, &req, &values).rules.len() as u64;
+        }
+        lat.push(t.elapsed());
+    }
+    let total20 = started.elapsed();
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
+    println!(
+        "20-policy set: {:.0} rule evaluations/s; per resource p50 {:?} p99 {:?}",
+        responses20 as f64 / total20.as_secs_f64(),
+        p(0.5),
+        p(0.99)
+    );
+}
