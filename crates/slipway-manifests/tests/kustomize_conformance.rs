@@ -5,6 +5,9 @@
 //! cases with the live `kubectl kustomize` too, so a difference is always
 //! against the reference itself.
 
+// The conformance summary and "skipped: ..." lines are this test's output.
+#![allow(clippy::print_stdout)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -54,7 +57,7 @@ fn cases(root: &Path) -> Vec<Case> {
     dirs.sort();
     for dir in dirs {
         let meta: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+            serde_json::from_str(&fs_err::read_to_string(dir.join("case.json")).unwrap()).unwrap();
         let target = dir.join(meta["target"].as_str().unwrap_or("."));
         out.push(Case {
             name: dir.file_name().unwrap().to_string_lossy().to_string(),
@@ -88,7 +91,7 @@ fn check(case: &Case) -> Result<(), String> {
         };
     }
     let got = got.map_err(|e| format!("error: {e}"))?;
-    let expected = parse_stream(&std::fs::read_to_string(case.dir.join("expected.yaml")).unwrap());
+    let expected = parse_stream(&fs_err::read_to_string(case.dir.join("expected.yaml")).unwrap());
     compare(&got, &expected)
 }
 
@@ -139,7 +142,7 @@ fn kustomize_corpus_meets_committed_minimum() {
     for f in &failures {
         println!("FAIL {f}\n");
     }
-    let minimum: usize = std::fs::read_to_string(concat!(
+    let minimum: usize = fs_err::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/kustomize-minimum.txt"
     ))

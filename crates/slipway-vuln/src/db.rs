@@ -214,7 +214,7 @@ fn index_file(dir: &Path, generation: u64) -> PathBuf {
 pub fn read_meta(data_dir: &Path) -> Result<Option<Meta>, DbError> {
     let dir = db_dir(data_dir);
     let path = dir.join("meta.json");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match fs_err::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(&path)(e)),
@@ -566,7 +566,7 @@ impl Importer<'_> {
     }
 
     fn import_path(&mut self, path: &Path) -> Result<(), DbError> {
-        let meta = std::fs::metadata(path).map_err(|e| DbError::Input {
+        let meta = fs_err::metadata(path).map_err(|e| DbError::Input {
             path: path.to_owned(),
             message: format!("cannot read: {e}"),
         })?;
@@ -621,7 +621,7 @@ pub fn import(
     options: &ImportOptions,
 ) -> Result<ImportReport, DbError> {
     let dir = db_dir(data_dir);
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    fs_err::create_dir_all(&dir).map_err(io_err(&dir))?;
     let old = match Database::open(data_dir) {
         Ok(db) => Some(db),
         Err(DbError::Missing { .. }) => None,
@@ -786,7 +786,7 @@ fn write_generation(
         path: meta_path.clone(),
         message: e.to_string(),
     })?;
-    std::fs::write(&meta_tmp, text + "\n").map_err(io_err(&meta_tmp))?;
+    fs_err::write(&meta_tmp, text + "\n").map_err(io_err(&meta_tmp))?;
     std::fs::rename(&meta_tmp, &meta_path).map_err(io_err(&meta_path))?;
     Ok(meta)
 }

@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn cyclonedx_and_spdx_round_trip_through_our_sbom_readers() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
+        fs_err::write(
             dir.path().join("package-lock.json"),
             r#"{"lockfileVersion":3,"packages":{"":{},"node_modules/@s/x":{"version":"1.2.3"}}}"#,
         )
@@ -224,7 +224,7 @@ mod tests {
         let Inventory { packages, .. } = scan_path(dir.path());
         let cdx = cyclonedx(&packages, &[], "2026-01-01T00:00:00Z");
         let cdx_path = dir.path().join("out.cdx.json");
-        std::fs::write(&cdx_path, cdx.to_string()).unwrap();
+        fs_err::write(&cdx_path, cdx.to_string()).unwrap();
         let back = scan_path(&cdx_path);
         assert_eq!(back.packages.len(), 1, "{:?}", back.skipped);
         assert_eq!(back.packages[0].name, "@s/x");
@@ -233,7 +233,7 @@ mod tests {
 
         let sp = spdx(&packages, "t", "2026-01-01T00:00:00Z");
         let sp_path = dir.path().join("out.spdx.json");
-        std::fs::write(&sp_path, sp.to_string()).unwrap();
+        fs_err::write(&sp_path, sp.to_string()).unwrap();
         let back = scan_path(&sp_path);
         assert_eq!(back.packages.len(), 1, "{:?}", back.skipped);
         assert_eq!(back.packages[0].version, "1.2.3");

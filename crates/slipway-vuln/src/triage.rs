@@ -40,7 +40,7 @@ pub enum TriageError {
 }
 
 fn read(path: &Path) -> Result<String, TriageError> {
-    std::fs::read_to_string(path).map_err(|source| TriageError::Io {
+    fs_err::read_to_string(path).map_err(|source| TriageError::Io {
         path: path.to_owned(),
         source,
     })

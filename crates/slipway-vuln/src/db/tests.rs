@@ -45,17 +45,17 @@ fn missing_database_is_an_error_naming_the_fix() {
 fn import_is_incremental_by_modified_and_skips_bad_records() {
     let data = tempfile::tempdir().unwrap();
     let src = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         src.path().join("A-1.json"),
         record("A-1", "2024-01-01T00:00:00Z", "left-pad", "1.0.0"),
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         src.path().join("A-2.json"),
         record("A-2", "2024-01-01T00:00:00Z", "lodash", "4.0.0"),
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         src.path().join("bad.json"),
         "{\n  \"id\": \"X\",\n  oops\n}",
     )
@@ -76,12 +76,12 @@ fn import_is_incremental_by_modified_and_skips_bad_records() {
 
     // A newer copy replaces the stored one; an older one is ignored.
     let src2 = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         src2.path().join("A-1.json"),
         record("A-1", "2025-01-01T00:00:00Z", "left-pad", "0.5.0"),
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         src2.path().join("A-2.json"),
         record("A-2", "2023-01-01T00:00:00Z", "lodash", "9.0.0"),
     )
@@ -104,14 +104,14 @@ fn withdrawn_copy_replaces_the_record_and_never_matches() {
     let data = tempfile::tempdir().unwrap();
     let src = tempfile::tempdir().unwrap();
     let path = src.path().join("A-1.json");
-    std::fs::write(&path, record("A-1", "2024-01-01T00:00:00Z", "x", "2.0.0")).unwrap();
+    fs_err::write(&path, record("A-1", "2024-01-01T00:00:00Z", "x", "2.0.0")).unwrap();
     import(data.path(), std::slice::from_ref(&path), &options()).unwrap();
     let withdrawn = record("A-1", "2024-06-01T00:00:00Z", "x", "2.0.0").replacen(
         "\"aliases\"",
         "\"withdrawn\":\"2024-06-01T00:00:00Z\",\"aliases\"",
         1,
     );
-    std::fs::write(&path, withdrawn).unwrap();
+    fs_err::write(&path, withdrawn).unwrap();
     let report = import(data.path(), &[path], &options()).unwrap();
     assert_eq!((report.updated, report.withdrawn), (1, 1));
     assert_eq!(report.meta.withdrawn, 1);

@@ -242,7 +242,7 @@ fn temp_root() -> Result<TempRoot, InventoryError> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&dir).map_err(|source| InventoryError::Io {
+    fs_err::create_dir_all(&dir).map_err(|source| InventoryError::Io {
         path: dir.clone(),
         source,
     })?;
@@ -274,8 +274,8 @@ pub fn scan_oci_layout(layout: &Path) -> Result<Inventory, InventoryError> {
         let target = root.0.join(path);
         let write = target
             .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&target, bytes));
+            .map_or(Ok(()), fs_err::create_dir_all)
+            .and_then(|()| fs_err::write(&target, bytes));
         write.map_err(|source| InventoryError::Io {
             path: target.clone(),
             source,
