@@ -17,6 +17,7 @@ pub mod policy;
 pub mod render;
 pub mod scan;
 pub mod vuln;
+pub mod webhook;
 
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
@@ -38,6 +39,9 @@ pub enum Command {
     /// Vulnerability engine tools (version order checks).
     #[command(subcommand)]
     Vuln(vuln::VulnCommand),
+    /// The admission webhook: print its Kubernetes registration manifests.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// The offline OSV advisory database: import, status.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -55,6 +59,7 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
+        Command::Webhook(c) => webhook::run(c),
         Command::Db(c) => db::run(c),
         Command::Inventory(a) => inventory::run(a),
     }
