@@ -364,7 +364,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             for f in [CA_KEY, KEY] {
-                let mode = std::fs::metadata(dir.path().join(f))
+                let mode = fs_err::metadata(dir.path().join(f))
                     .unwrap()
                     .permissions()
                     .mode();

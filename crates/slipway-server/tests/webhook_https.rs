@@ -37,7 +37,7 @@ async fn validate_and_mutate_over_https() {
     let base = format!("https://localhost:{}", server.addr.port());
     let http = client(&tls.ca_pem);
 
-    let latest = std::fs::read(data().join("reviews/pod-latest.json")).unwrap();
+    let latest = fs_err::read(data().join("reviews/pod-latest.json")).unwrap();
     let resp = http
         .post(format!("{base}/validate"))
         .header("content-type", "application/json")
@@ -63,7 +63,7 @@ async fn validate_and_mutate_over_https() {
             .starts_with("policy require-labels/check-for-labels: ")
     );
 
-    let ok = std::fs::read(data().join("reviews/pod-ok.json")).unwrap();
+    let ok = fs_err::read(data().join("reviews/pod-ok.json")).unwrap();
     let v: Value = serde_json::from_slice(
         &http
             .post(format!("{base}/validate"))
@@ -155,7 +155,7 @@ async fn validate_and_mutate_over_https() {
 async fn policies_reload_when_the_directory_changes() {
     let dir = tempfile::tempdir().unwrap();
     let pol = dir.path().join("policies");
-    std::fs::create_dir_all(&pol).unwrap();
+    fs_err::create_dir_all(&pol).unwrap();
     let store = PolicyStore::from_dir(&pol).unwrap();
     assert!(store.current().policies.is_empty());
     assert!(!store.reload_if_changed().unwrap());
@@ -167,7 +167,7 @@ async fn policies_reload_when_the_directory_changes() {
     assert!(store.reload_if_changed().unwrap());
     assert_eq!(store.current().policies.len(), 1);
     // A broken file keeps the previous set in force and reports the error.
-    std::fs::write(pol.join("broken.yaml"), "a: [").unwrap();
+    fs_err::write(pol.join("broken.yaml"), "a: [").unwrap();
     assert!(store.reload_if_changed().is_err());
     assert_eq!(store.current().policies.len(), 1);
 }

@@ -11,7 +11,7 @@ fn set() -> PolicySet {
 }
 
 fn review(name: &str) -> AdmissionRequest {
-    let body = std::fs::read(data().join("reviews").join(name)).unwrap();
+    let body = fs_err::read(data().join("reviews").join(name)).unwrap();
     parse_review(&body).unwrap()
 }
 
