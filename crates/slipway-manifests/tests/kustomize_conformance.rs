@@ -5,8 +5,11 @@
 //! cases with the live `kubectl kustomize` too, so a difference is always
 //! against the reference itself.
 
-// The conformance summary and "skipped: ..." lines are this test's output.
-#![allow(clippy::print_stdout)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "tests and benchmarks report what they measured or skipped"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
