@@ -32,7 +32,7 @@ fn templates(conformance: &Path) -> Vec<Value> {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "json") {
                 let v: Value =
-                    serde_json::from_slice(&std::fs::read(&p).expect("read")).expect("json");
+                    serde_json::from_slice(&fs_err::read(&p).expect("read")).expect("json");
                 let usable = v["affected"]
                     .as_array()
                     .is_some_and(|a| a.iter().any(|x| x["package"]["ecosystem"].is_string()));
@@ -79,7 +79,7 @@ fn generate(out: &Path, n: usize) {
         "no template records under {}",
         conformance.display()
     );
-    std::fs::create_dir_all(out).expect("mkdir");
+    fs_err::create_dir_all(out).expect("mkdir");
     let now = db::now_rfc3339();
     let names_per_eco = n / 5 / templates.len().max(1) + 1;
     let mut zips: BTreeMap<String, zip::ZipWriter<std::fs::File>> = BTreeMap::new();
@@ -124,7 +124,7 @@ fn generate(out: &Path, n: usize) {
         }
         let zip = zips.entry(eco_base.clone()).or_insert_with(|| {
             let dir = out.join(&eco_base);
-            std::fs::create_dir_all(&dir).expect("mkdir");
+            fs_err::create_dir_all(&dir).expect("mkdir");
             zip::ZipWriter::new(std::fs::File::create(dir.join("all.zip")).expect("create zip"))
         });
         zip.start_file(format!("{id}.json"), opts)
@@ -139,7 +139,7 @@ fn generate(out: &Path, n: usize) {
         .iter()
         .map(|p| [p.name.as_str(), p.version.as_str(), p.ecosystem.as_str()])
         .collect();
-    std::fs::write(
+    fs_err::write(
         out.join("inventory.json"),
         serde_json::to_vec(&rows).expect("json"),
     )
@@ -183,7 +183,7 @@ fn import(out: &Path, data: &Path) {
 
 fn scan(data: &Path, inventory: &Path) {
     let rows: Vec<[String; 3]> =
-        serde_json::from_slice(&std::fs::read(inventory).expect("read")).expect("inventory");
+        serde_json::from_slice(&fs_err::read(inventory).expect("read")).expect("inventory");
     let packages: Vec<Package> = rows
         .into_iter()
         .map(|[name, version, ecosystem]| Package {

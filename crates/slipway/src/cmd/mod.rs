@@ -9,6 +9,7 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod app;
+pub mod check;
 pub mod db;
 pub mod env;
 pub mod inventory;
@@ -23,6 +24,8 @@ pub mod webhook;
 pub enum Command {
     /// GitOps: Argo CD Applications and ApplicationSets, synced from Git to environments.
     App(app::AppArgs),
+    /// The security gate: policies, risk score and secrets over rendered manifests, one report, one exit code.
+    Check(check::CheckArgs),
     /// Environments: read and change live objects by hand (as kubectl would).
     Env(env::EnvArgs),
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
@@ -50,6 +53,7 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::App(a) => app::run(a),
+        Command::Check(a) => check::run(a),
         Command::Env(a) => env::run(a),
         Command::Policy(c) => policy::run(c),
         Command::Render(a) => render::run(a),
