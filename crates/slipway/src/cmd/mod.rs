@@ -16,6 +16,8 @@ pub mod inventory;
 pub mod policy;
 pub mod render;
 pub mod scan;
+pub mod serve;
+pub mod up;
 pub mod vuln;
 pub mod webhook;
 
@@ -42,6 +44,10 @@ pub enum Command {
     /// The admission webhook: print its Kubernetes registration manifests.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// The control plane: reconcilers, REST API, console, /metrics, admission webhook.
+    Serve(serve::ServeArgs),
+    /// Quickstart: the control plane with the example platform repository.
+    Up(up::UpArgs),
     /// The offline OSV advisory database: import, status.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -60,6 +66,8 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
         Command::Webhook(c) => webhook::run(c),
+        Command::Serve(a) => serve::run(a),
+        Command::Up(a) => up::run(a),
         Command::Db(c) => db::run(c),
         Command::Inventory(a) => inventory::run(a),
     }
