@@ -380,6 +380,16 @@ impl Controller {
         Ok(out)
     }
 
+    /// Renders an app's desired objects at its target revisions, nothing changed:
+    /// what `slipway check` evaluates for an Application.
+    pub fn desired(&self, app: &Application) -> Result<Vec<Value>, String> {
+        let req = SyncRequest::default();
+        let revisions = self
+            .resolve_revisions(app, &req)
+            .map_err(|e| e.to_string())?;
+        self.render(app, &req, &revisions)
+    }
+
     /// Compares an app with its environment (nothing is changed).
     pub fn compare(&self, app: &Application, req: &SyncRequest) -> Comparison {
         let fail = |revisions: Vec<String>, error: String| Comparison {

@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::Value;
 use slipway_model::{Document, SourceLocation};
 use slipway_policy::engine::{ContextValues, Engine, LoadedPolicy, Policy, Request};
@@ -67,4 +67,39 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// With `SLIPWAY_BENCH_ITERATIONS=N` the benchmark runs a fixed number of
+/// iterations per resource without criterion, so instruction counts under
+/// `valgrind --tool=callgrind` compare across versions (criterion's
+/// time-based loops do not).
+fn fixed_iterations(n: usize) {
+    let engine = Engine::new();
+    let set = policies();
+    let values = ContextValues::default();
+    for yaml in [POD, DEPLOY] {
+        let req = Request {
+            object: resource(yaml),
+            ..Request::default()
+        };
+        // The first round fills the lazily built statics (regexes, caches).
+        for _ in 0..=n {
+            let prepared = engine.prepare(&req);
+            for p in &set {
+                black_box(engine.validate_prepared(p, &prepared, &values));
+            }
+        }
+    }
+}
+
+fn main() {
+    match std::env::var("SLIPWAY_BENCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        Some(n) => fixed_iterations(n),
+        None => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}

@@ -13,7 +13,7 @@
 //! pub struct Engine (cheap to build, Send + Sync, caches compiled expressions)
 //! impl Engine {
 //!     pub fn new() -> Self;
-//!     pub fn mutate(&self, policy: &Policy, req: &Request, values: &ContextValues) -> EngineResponse;   // response.patched = Some(object after this policy's mutate rules)
+//!     pub fn mutate(&self, policy: &Policy, req: &Request, values: &ContextValues) -> EngineResponse;   // response.patched = Some(object after this policy's mutate rules), None when no mutate rule applied
 //!     pub fn validate(&self, policy: &Policy, req: &Request, values: &ContextValues) -> EngineResponse;
 //!     pub fn generate(&self, policy: &Policy, req: &Request, values: &ContextValues) -> EngineResponse; // response.generated
 //! }
@@ -193,12 +193,14 @@ pub struct EngineResponse {
     pub policy_namespace: Option<String>,
     /// Rule responses, in rule order. A rule that did not match the resource has no entry.
     pub rules: Vec<RuleResponse>,
-    /// For `mutate`: the object after this policy's mutations (unchanged when nothing applied).
+    /// For `mutate`: the object after this policy's mutations; `None` when no
+    /// mutate rule of the policy applied to the resource (it is unchanged).
     pub patched: Option<Value>,
     /// For `generate`: the objects generated.
     pub generated: Vec<Value>,
 }
 
+mod compiled;
 mod context;
 mod foreach;
 mod generate;
@@ -208,6 +210,7 @@ mod run;
 mod validation;
 
 pub use crate::model::{LoadedPolicy, Policy, PolicyError, load_policies};
+pub use compiled::CompileCache;
 pub use run::{Engine, PreparedRequest};
 
 #[cfg(test)]

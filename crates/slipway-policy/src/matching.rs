@@ -58,12 +58,7 @@ impl MatchTarget<'_> {
 /// matches objects in its own namespace.
 pub fn rule_matches(rule: &Rule, policy_namespace: Option<&str>, target: &MatchTarget<'_>) -> bool {
     if let Some(ns) = policy_namespace
-        && target
-            .resource
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            != ns
+        && str_at(target.resource, &["metadata", "namespace"]) != ns
     {
         return false;
     }
@@ -155,12 +150,29 @@ fn is_version(s: &str) -> bool {
 
 /// A kind selector split into (group, version, kind, subresource), each
 /// possibly a wildcard; as Kyverno's `ParseKindSelector`.
-pub fn parse_kind_selector(input: &str) -> (&str, &str, &str, &str) {
-    let mut parts: Vec<&str> = input.split('/').collect();
-    if let Some(last) = parts.pop() {
-        parts.extend(last.splitn(2, '.'));
+pub fn parse_kind_selector<'a>(input: &'a str) -> (&'a str, &'a str, &'a str, &'a str) {
+    // Up to four parts: the `/`-separated components, the last one split once
+    // at `.` (kind.subresource). More parts than that select nothing.
+    let mut parts: [&str; 4] = [""; 4];
+    let mut n = 0;
+    let (head, last) = match input.rsplit_once('/') {
+        Some((h, l)) => (Some(h), l),
+        None => (None, input),
+    };
+    let mut push = |p: &'a str| {
+        if n < parts.len() {
+            parts[n] = p;
+        }
+        n += 1;
+    };
+    if let Some(h) = head {
+        h.split('/').for_each(&mut push);
     }
-    match parts.as_slice() {
+    last.splitn(2, '.').for_each(&mut push);
+    if n > parts.len() {
+        return ("", "", "", "");
+    }
+    match &parts[..n] {
         [k] => ("*", "*", k, ""),
         ["*", "*"] => ("*", "*", "*", "*"),
         ["*", sub] if sub.to_lowercase() == *sub => ("*", "*", "*", sub),
@@ -204,26 +216,31 @@ pub fn kind_matches(kinds: &[String], api_version: &str, kind: &str, subresource
         }))
 }
 
-fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+/// The string under a path of object keys, `""` when absent (no JSON pointer
+/// parsing: this runs for every rule and resource).
+fn str_at<'a>(v: &'a Value, keys: &[&str]) -> &'a str {
+    keys.iter()
+        .try_fold(v, |v, k| v.get(*k))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn resources_match(rd: &ResourceDescription, target: &MatchTarget<'_>) -> bool {
     let res = target.resource;
-    let kind = str_at(res, "/kind");
+    let kind = str_at(res, &["kind"]);
     if !rd.kinds.is_empty()
         && !kind_matches(
             &rd.kinds,
-            str_at(res, "/apiVersion"),
+            str_at(res, &["apiVersion"]),
             kind,
             target.subresource,
         )
     {
         return false;
     }
-    let mut name = str_at(res, "/metadata/name");
+    let mut name = str_at(res, &["metadata", "name"]);
     if name.is_empty() {
-        name = str_at(res, "/metadata/generateName");
+        name = str_at(res, &["metadata", "generateName"]);
     }
     if !rd.name.is_empty() && !wildcard::matches(&rd.name, name) {
         return false;
@@ -233,9 +250,9 @@ fn resources_match(rd: &ResourceDescription, target: &MatchTarget<'_>) -> bool {
     }
     if !rd.namespaces.is_empty() {
         let ns = if kind == "Namespace" {
-            str_at(res, "/metadata/name")
+            str_at(res, &["metadata", "name"])
         } else {
-            str_at(res, "/metadata/namespace")
+            str_at(res, &["metadata", "namespace"])
         };
         if !rd.namespaces.iter().any(|p| wildcard::matches(p, ns)) {
             return false;
@@ -245,7 +262,8 @@ fn resources_match(rd: &ResourceDescription, target: &MatchTarget<'_>) -> bool {
         && !ann.is_empty()
     {
         let actual = res
-            .pointer("/metadata/annotations")
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
             .and_then(Value::as_object);
         let ok = ann.iter().all(|(k, v)| {
             actual.is_some_and(|m| {
@@ -259,7 +277,10 @@ fn resources_match(rd: &ResourceDescription, target: &MatchTarget<'_>) -> bool {
         }
     }
     if let Some(sel) = &rd.selector {
-        let labels = res.pointer("/metadata/labels").and_then(Value::as_object);
+        let labels = res
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object);
         if !selector_matches(sel, labels) {
             return false;
         }
@@ -339,7 +360,7 @@ fn user_matches(filter: &ResourceFilter, target: &MatchTarget<'_>) -> bool {
 }
 
 fn subjects_match(subjects: &[Subject], user_info: &Value) -> bool {
-    let username = str_at(user_info, "/username");
+    let username = str_at(user_info, &["username"]);
     let groups: Vec<&str> = user_info
         .get("groups")
         .and_then(Value::as_array)

@@ -193,6 +193,10 @@ pub struct Rule {
     /// Unknown fields, kept so autogen round-trips them.
     #[serde(flatten)]
     pub other: Map<String, Value>,
+    /// The compiled condition blocks and pattern facts, built on first use
+    /// (see `engine::compiled`); a clone starts empty.
+    #[serde(skip)]
+    pub compiled: crate::engine::CompileCache,
 }
 
 impl Rule {

@@ -262,7 +262,7 @@ pub fn fingerprint(dir: &Path) -> String {
     let mut stack = vec![dir.to_path_buf()];
     let mut entries = Vec::new();
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
+        let Ok(rd) = fs_err::read_dir(&d) else {
             continue;
         };
         for e in rd.flatten() {

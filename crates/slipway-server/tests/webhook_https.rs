@@ -159,7 +159,7 @@ async fn policies_reload_when_the_directory_changes() {
     let store = PolicyStore::from_dir(&pol).unwrap();
     assert!(store.current().policies.is_empty());
     assert!(!store.reload_if_changed().unwrap());
-    std::fs::copy(
+    fs_err::copy(
         data().join("policies/disallow-latest-tag.yaml"),
         pol.join("disallow-latest-tag.yaml"),
     )

@@ -408,7 +408,7 @@ struct Importer<'a> {
 
 impl Importer<'_> {
     fn offer(&mut self, source: &str, bytes: &[u8]) -> Result<(), DbError> {
-        let record: Record = match serde_json::from_slice(bytes) {
+        let mut record: Record = match serde_json::from_slice(bytes) {
             Ok(r) => r,
             Err(e) => {
                 self.report.skipped.push(Skipped {
@@ -431,6 +431,13 @@ impl Importer<'_> {
         {
             self.report.unchanged += 1;
             return Ok(());
+        }
+        // The stored copy keeps what matching and reports use: the long
+        // `details` text and per-entry `ecosystem_specific` data are dropped,
+        // which makes the records file smaller and lookups faster.
+        record.details = None;
+        for a in &mut record.affected {
+            a.ecosystem_specific = None;
         }
         let line = serde_json::to_vec(&record).map_err(|e| DbError::Input {
             path: PathBuf::from(source),

@@ -97,7 +97,10 @@ pub(crate) fn generate(
     let m = args
         .as_object()
         .ok_or("a generator entry must be a mapping")?;
-    for k in m.keys() {
+    // Builtin plugin configs (`generators:`) are read leniently, as upstream
+    // unmarshals them; kustomization entries are checked strictly.
+    let is_plugin_config = m.contains_key("apiVersion");
+    for k in m.keys().filter(|_| !is_plugin_config) {
         if !matches!(
             k.as_str(),
             "name"

@@ -15,14 +15,9 @@ pub(crate) fn build_context(req: &Request) -> JmesContext {
     let resource = target_resource(req);
     let mut request = Map::new();
     request.insert("operation".into(), json!(req.operation.as_str()));
-    if !req.object.is_null() {
-        request.insert("object".into(), req.object.clone());
-    }
-    if !req.old_object.is_null() {
-        request.insert("oldObject".into(), req.old_object.clone());
-    }
     let ns = resource
-        .pointer("/metadata/namespace")
+        .get("metadata")
+        .and_then(|m| m.get("namespace"))
         .and_then(Value::as_str)
         .unwrap_or("");
     request.insert("namespace".into(), json!(ns));
@@ -44,7 +39,15 @@ pub(crate) fn build_context(req: &Request) -> JmesContext {
     if let Some(images) = super::images::images_of(resource) {
         root.insert("images".into(), images);
     }
-    JmesContext::new(Value::Object(root))
+    let mut ctx = JmesContext::new(Value::Object(root));
+    // Set from references: the objects are converted once, never cloned.
+    if !req.object.is_null() {
+        ctx.set("request.object", &req.object);
+    }
+    if !req.old_object.is_null() {
+        ctx.set("request.oldObject", &req.old_object);
+    }
+    ctx
 }
 
 /// The object the request is about: the new object, or the old one on DELETE.
@@ -254,13 +257,15 @@ pub(crate) fn evaluate_block(block: &Value) -> Result<bool, String> {
 }
 
 /// Preconditions: substituted with Kyverno's lenient resolver (an unresolved
-/// variable becomes ""), then evaluated.
-pub(crate) fn preconditions(block: Option<&Value>, ctx: &JmesContext) -> Result<bool, String> {
-    let Some(block) = block else {
-        return Ok(true);
-    };
-    let substituted = substitute(block, ctx, None, true)?;
-    evaluate_block(&substituted)
+/// variable becomes ""), then evaluated. A missing block is true.
+pub(crate) fn preconditions(
+    block: Option<&super::compiled::Block>,
+    ctx: &JmesContext,
+) -> Result<bool, String> {
+    match block {
+        None => Ok(true),
+        Some(b) => b.evaluate(ctx, true).map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]

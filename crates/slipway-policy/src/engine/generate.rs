@@ -21,7 +21,7 @@ pub(crate) fn generate_rule(run: &mut PolicyRun<'_>, rule: &Rule) -> Option<(Out
             Vec::new(),
         ));
     }
-    match preconditions(rule.preconditions.as_ref(), &run.ctx) {
+    match preconditions(rule.compiled.get(rule).preconditions.as_ref(), &run.ctx) {
         Err(e) => {
             return Some((
                 Outcome::error(format!("failed to evaluate preconditions: {e}")),

@@ -3,16 +3,47 @@
 //! parsed reference (registry, path, name, tag, digest, reference,
 //! referenceWithTag), `docker.io` added as Kyverno does.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::jmes::image::ImageInfo;
+
+/// Parsed references are kept per thread: the same few images recur across
+/// requests and parsing one is a full `distribution/reference` regex match.
+/// The cache is cleared when it grows past this many entries.
+const IMAGE_CACHE_LIMIT: usize = 4096;
+
+thread_local! {
+    static IMAGE_CACHE: RefCell<HashMap<String, Option<Value>>> = RefCell::new(HashMap::new());
+}
+
+/// The `images.<kind>.<name>` value of a reference, `None` when it is invalid.
+fn image_value(image: &str) -> Option<Value> {
+    if let Some(hit) = IMAGE_CACHE.with(|c| c.borrow().get(image).cloned()) {
+        return hit;
+    }
+    let v = ImageInfo::parse(image).ok().map(|i| i.to_context_value());
+    IMAGE_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= IMAGE_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(image.to_owned(), v.clone());
+    });
+    v
+}
 
 /// The pod spec of a Pod or of a pod controller's template.
 pub(crate) fn pod_spec(resource: &Value) -> Option<&Value> {
     match resource.get("kind").and_then(Value::as_str)? {
         "Pod" => resource.get("spec"),
-        "CronJob" => resource.pointer("/spec/jobTemplate/spec/template/spec"),
-        _ => resource.pointer("/spec/template/spec"),
+        "CronJob" => path(
+            resource,
+            &["spec", "jobTemplate", "spec", "template", "spec"],
+        ),
+        _ => path(resource, &["spec", "template", "spec"]),
     }
 }
 
@@ -20,9 +51,18 @@ pub(crate) fn pod_spec(resource: &Value) -> Option<&Value> {
 pub(crate) fn pod_metadata(resource: &Value) -> Option<&Value> {
     match resource.get("kind").and_then(Value::as_str)? {
         "Pod" => resource.get("metadata"),
-        "CronJob" => resource.pointer("/spec/jobTemplate/spec/template/metadata"),
-        _ => resource.pointer("/spec/template/metadata"),
+        "CronJob" => path(
+            resource,
+            &["spec", "jobTemplate", "spec", "template", "metadata"],
+        ),
+        _ => path(resource, &["spec", "template", "metadata"]),
     }
+}
+
+/// The value under a path of object keys (`Value::pointer` without parsing
+/// and unescaping a pointer string on every call).
+pub(crate) fn path<'v>(value: &'v Value, keys: &[&str]) -> Option<&'v Value> {
+    keys.iter().try_fold(value, |v, k| v.get(*k))
 }
 
 /// The `images` object for a resource, or `None` when it has no containers.
@@ -41,8 +81,8 @@ pub(crate) fn images_of(resource: &Value) -> Option<Value> {
             ) else {
                 continue;
             };
-            if let Ok(info) = ImageInfo::parse(image) {
-                by_name.insert(name.to_string(), info.to_context_value());
+            if let Some(v) = image_value(image) {
+                by_name.insert(name.to_string(), v);
             }
         }
         if !by_name.is_empty() {

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::compiled::MutateLoop;
 use super::context::{inject, load_entries, preconditions, substitute};
 use super::foreach::{add_element, evaluate_list};
 use super::run::{Outcome, PolicyRun};
@@ -26,7 +27,8 @@ pub(crate) fn mutate_rule(
             false,
         ));
     }
-    match preconditions(rule.preconditions.as_ref(), &run.ctx) {
+    let compiled = rule.compiled.get(rule);
+    match preconditions(compiled.preconditions.as_ref(), &run.ctx) {
         Err(e) => {
             return Some((
                 Outcome::error(format!("failed to evaluate preconditions: {e}")),
@@ -41,7 +43,7 @@ pub(crate) fn mutate_rule(
     } else if let Some(patch) = &m.patches_json6902 {
         apply_json6902(run, patch, resource)
     } else if let Some(loops) = &m.foreach {
-        mutate_foreach(run, rule, loops, 0, resource)
+        mutate_foreach(run, rule, loops, &compiled.mutate_loops, 0, resource)
     } else {
         // mutate-existing `targets` need cluster access: no response offline.
         return None;
@@ -91,11 +93,12 @@ fn mutate_foreach(
     run: &mut PolicyRun<'_>,
     rule: &Rule,
     loops: &[ForEachMutation],
+    compiled: &[MutateLoop],
     nesting: usize,
     resource: &mut Value,
 ) -> Result<bool, String> {
     let mut changed = false;
-    for l in loops {
+    for (l, c) in loops.iter().zip(compiled) {
         let mut elements = evaluate_list(&l.list, &run.ctx)?;
         // Strategic-merge loops run in reverse by default, so that removing or
         // inserting list entries does not shift the ones still to visit.
@@ -119,13 +122,14 @@ fn mutate_foreach(
             let step = (|| -> Result<Option<bool>, String> {
                 load_entries(&l.context, &mut run.ctx, run.values, &rule.name)
                     .map_err(|e| format!("failed to load context: {e}"))?;
-                if !preconditions(l.preconditions.as_ref(), &run.ctx)
+                if !preconditions(c.preconditions.as_ref(), &run.ctx)
                     .map_err(|e| format!("failed to evaluate preconditions: {e}"))?
                 {
                     return Ok(None);
                 }
                 if let Some(nested) = &l.foreach {
-                    return mutate_foreach(run, rule, nested, nesting + 1, resource).map(Some);
+                    return mutate_foreach(run, rule, nested, &c.loops, nesting + 1, resource)
+                        .map(Some);
                 }
                 if let Some(overlay) = &l.patch_strategic_merge {
                     return apply_strategic_merge(run, overlay, resource).map(Some);

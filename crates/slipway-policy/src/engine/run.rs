@@ -1,6 +1,8 @@
 //! The per-policy pipeline: expand (done at load), match/exclude, then hand
 //! each matching rule to its handler, collecting rule responses in order.
 
+use std::sync::OnceLock;
+
 use serde_json::Value;
 
 use super::context::{build_context, inject, target_resource};
@@ -21,17 +23,23 @@ pub struct Engine {
 }
 
 /// A request with its JMESPath context built once, to evaluate many
-/// policies against it without converting the object again.
+/// policies against it without converting the object again. The context is
+/// built on first use: a policy whose rules match nothing never needs it.
 #[derive(Debug, Clone)]
 pub struct PreparedRequest<'r> {
     pub(crate) req: &'r Request,
-    pub(crate) ctx: JmesContext,
+    ctx: OnceLock<JmesContext>,
 }
 
 impl<'r> PreparedRequest<'r> {
     /// The request.
     pub fn request(&self) -> &'r Request {
         self.req
+    }
+
+    /// The request's JMESPath context (`request.*`, `images`, ...).
+    pub(crate) fn context(&self) -> &JmesContext {
+        self.ctx.get_or_init(|| build_context(self.req))
     }
 }
 
@@ -80,7 +88,7 @@ pub(crate) struct PolicyRun<'a> {
 
 impl<'a> PolicyRun<'a> {
     fn new(policy: &'a Policy, prepared: &PreparedRequest<'a>, values: &'a ContextValues) -> Self {
-        let mut ctx = prepared.ctx.clone();
+        let mut ctx = prepared.context().clone();
         inject(&mut ctx, &values.global);
         inject(&mut ctx, &values.resource);
         Self {
@@ -91,21 +99,6 @@ impl<'a> PolicyRun<'a> {
         }
     }
 
-    fn matches(&self, rule: &Rule, resource: &Value) -> bool {
-        let target = MatchTarget {
-            resource,
-            operation: self.req.operation,
-            subresource: &self.req.subresource,
-            user_info: self.req.user_info.as_ref(),
-            namespace_labels: self.req.namespace_labels.as_ref(),
-        };
-        let ns = match self.policy.kind {
-            PolicyKind::Policy => self.policy.namespace.as_deref(),
-            PolicyKind::ClusterPolicy => None,
-        };
-        rule_matches(rule, ns, &target)
-    }
-
     /// Kyverno's effective failure action for a rule on a resource.
     pub fn failure_action(&self, rule: &Rule, resource: &Value) -> FailureAction {
         let v = rule.validate.as_ref();
@@ -114,7 +107,8 @@ impl<'a> PolicyRun<'a> {
             _ => &self.policy.spec.validation_failure_action_overrides,
         };
         let ns = resource
-            .pointer("/metadata/namespace")
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
             .and_then(Value::as_str)
             .unwrap_or("");
         for o in overrides {
@@ -149,6 +143,22 @@ impl<'a> PolicyRun<'a> {
             action: self.failure_action(rule, resource),
         }
     }
+}
+
+/// Whether `rule` of `policy` applies to `resource` in this request.
+fn matches(policy: &Policy, req: &Request, rule: &Rule, resource: &Value) -> bool {
+    let target = MatchTarget {
+        resource,
+        operation: req.operation,
+        subresource: &req.subresource,
+        user_info: req.user_info.as_ref(),
+        namespace_labels: req.namespace_labels.as_ref(),
+    };
+    let ns = match policy.kind {
+        PolicyKind::Policy => policy.namespace.as_deref(),
+        PolicyKind::ClusterPolicy => None,
+    };
+    rule_matches(rule, ns, &target)
 }
 
 fn parse_action(s: &str) -> FailureAction {
@@ -189,7 +199,7 @@ impl Engine {
     pub fn prepare<'r>(&self, req: &'r Request) -> PreparedRequest<'r> {
         PreparedRequest {
             req,
-            ctx: build_context(req),
+            ctx: OnceLock::new(),
         }
     }
 
@@ -210,15 +220,16 @@ impl Engine {
         prepared: &PreparedRequest<'_>,
         values: &ContextValues,
     ) -> EngineResponse {
-        let mut run = PolicyRun::new(policy, prepared, values);
         let mut resp = base_response(policy);
         let resource = target_resource(prepared.req);
+        let mut run = None;
         for rule in &policy.rules {
-            if rule.validate.is_none() || !run.matches(rule, resource) {
+            if rule.validate.is_none() || !matches(policy, prepared.req, rule, resource) {
                 continue;
             }
+            let run = run.get_or_insert_with(|| PolicyRun::new(policy, prepared, values));
             let checkpoint = run.ctx.checkpoint();
-            let outcome = super::validation::validate_rule(&mut run, rule, resource);
+            let outcome = super::validation::validate_rule(run, rule, resource);
             run.ctx.restore(checkpoint);
             if let Some(o) = outcome {
                 let done = applied(o.status) && apply_one(policy);
@@ -244,16 +255,22 @@ impl Engine {
         prepared: &PreparedRequest<'_>,
         values: &ContextValues,
     ) -> EngineResponse {
-        let mut run = PolicyRun::new(policy, prepared, values);
         let mut resp = base_response(policy);
-        let mut resource = target_resource(prepared.req).clone();
+        // The object is copied (and the context built) only once a mutate
+        // rule applies; until then `current` borrows the request's object.
+        let original = target_resource(prepared.req);
+        let mut state: Option<(PolicyRun<'_>, Value)> = None;
         let is_delete = prepared.req.operation == Operation::Delete;
         for rule in &policy.rules {
-            if rule.mutate.is_none() || !run.matches(rule, &resource) {
+            let current = state.as_ref().map_or(original, |(_, r)| r);
+            if rule.mutate.is_none() || !matches(policy, prepared.req, rule, current) {
                 continue;
             }
+            let (run, resource) = state.get_or_insert_with(|| {
+                (PolicyRun::new(policy, prepared, values), original.clone())
+            });
             let checkpoint = run.ctx.checkpoint();
-            let outcome = super::mutation::mutate_rule(&mut run, rule, &mut resource);
+            let outcome = super::mutation::mutate_rule(run, rule, resource);
             run.ctx.restore(checkpoint);
             if let Some((o, changed)) = outcome {
                 if changed {
@@ -264,18 +281,18 @@ impl Engine {
                         } else {
                             "request.object"
                         },
-                        &resource,
+                        &*resource,
                     );
                 }
                 let done = applied(o.status) && apply_one(policy);
                 resp.rules
-                    .push(run.response(rule, RuleType::Mutation, o, &resource));
+                    .push(run.response(rule, RuleType::Mutation, o, resource));
                 if done {
                     break;
                 }
             }
         }
-        resp.patched = Some(resource);
+        resp.patched = state.map(|(_, r)| r);
         resp
     }
 
@@ -296,15 +313,16 @@ impl Engine {
         prepared: &PreparedRequest<'_>,
         values: &ContextValues,
     ) -> EngineResponse {
-        let mut run = PolicyRun::new(policy, prepared, values);
         let mut resp = base_response(policy);
         let resource = target_resource(prepared.req);
+        let mut run = None;
         for rule in &policy.rules {
-            if rule.generate.is_none() || !run.matches(rule, resource) {
+            if rule.generate.is_none() || !matches(policy, prepared.req, rule, resource) {
                 continue;
             }
+            let run = run.get_or_insert_with(|| PolicyRun::new(policy, prepared, values));
             let checkpoint = run.ctx.checkpoint();
-            let outcome = super::generate::generate_rule(&mut run, rule);
+            let outcome = super::generate::generate_rule(run, rule);
             run.ctx.restore(checkpoint);
             if let Some((o, objects)) = outcome {
                 resp.generated.extend(objects);

@@ -6,9 +6,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::context::{
-    contains_variables, evaluate_block, load_entries, message, preconditions, substitute,
-};
+use super::compiled::{self, Block, BlockError, PatternInfo};
+use super::context::{load_entries, message, preconditions, substitute};
 use super::foreach::{add_element, evaluate_list};
 use super::run::{Outcome, PolicyRun};
 use super::{FailureAction, Operation, RuleStatus};
@@ -18,7 +17,8 @@ use crate::pattern::{self, PatternOutcome};
 /// The parts a rule and a foreach loop have in common.
 struct Body<'b> {
     context: &'b [ContextEntry],
-    preconditions: Option<&'b Value>,
+    preconditions: Option<&'b Block>,
+    compiled: &'b compiled::Body,
     pattern: Option<&'b Value>,
     any_pattern: Option<&'b Value>,
     deny: Option<&'b Deny>,
@@ -27,10 +27,11 @@ struct Body<'b> {
 }
 
 impl<'b> Body<'b> {
-    fn of_loop(l: &'b ForEachValidation) -> Self {
+    fn of_loop(l: &'b ForEachValidation, compiled: &'b compiled::Body) -> Self {
         Self {
             context: &l.context,
-            preconditions: l.preconditions.as_ref(),
+            preconditions: compiled.preconditions.as_ref(),
+            compiled,
             pattern: l.pattern.as_ref(),
             any_pattern: l.any_pattern.as_ref(),
             deny: l.deny.as_ref(),
@@ -50,9 +51,11 @@ pub(crate) fn validate_rule(
     if let Some(vals) = run.values.rules.get(&rule.name) {
         super::context::inject(&mut run.ctx, vals);
     }
+    let compiled = rule.compiled.get(rule);
     let body = Body {
         context: &rule.context,
-        preconditions: rule.preconditions.as_ref(),
+        preconditions: compiled.preconditions.as_ref(),
+        compiled: &compiled.validate,
         pattern: v.pattern.as_ref(),
         any_pattern: v.any_pattern.as_ref(),
         deny: v.deny.as_ref(),
@@ -103,8 +106,9 @@ fn run_body(
         Ok(false) => return Some(Outcome::skip("preconditions not met")),
         Ok(true) => {}
     }
-    if let Some(deny) = body.deny {
-        return Some(validate_deny(run, rule, deny));
+    if body.deny.is_some() {
+        let block = body.compiled.deny.as_ref()?;
+        return Some(validate_deny(run, rule, block));
     }
     if body.pattern.is_some() || body.any_pattern.is_some() {
         let target = match element {
@@ -115,7 +119,7 @@ fn run_body(
         return Some(validate_patterns(run, rule, body, target));
     }
     if let Some(loops) = body.foreach {
-        return validate_foreach(run, rule, loops, nesting, resource);
+        return validate_foreach(run, rule, loops, &body.compiled.loops, nesting, resource);
     }
     if let Some(ps) = body.pod_security {
         return Some(validate_pod_security(rule, ps, resource));
@@ -131,18 +135,12 @@ fn rule_message(run: &PolicyRun<'_>, rule: &Rule) -> Option<String> {
         .map(|m| message(m, &run.ctx))
 }
 
-fn validate_deny(run: &PolicyRun<'_>, rule: &Rule, deny: &Deny) -> Outcome {
-    let conditions = deny.conditions.as_ref().unwrap_or(&Value::Null);
-    let substituted = match substitute(conditions, &run.ctx, None, false) {
-        Ok(s) => s,
-        Err(e) => {
-            return Outcome::error(format!(
-                "failed to substitute variables in deny conditions: {e}"
-            ));
-        }
-    };
-    match evaluate_block(&substituted) {
-        Err(e) => Outcome::error(format!("invalid deny conditions: {e}")),
+fn validate_deny(run: &PolicyRun<'_>, rule: &Rule, deny: &Block) -> Outcome {
+    match deny.evaluate(&run.ctx, false) {
+        Err(BlockError::Substitute(e)) => Outcome::error(format!(
+            "failed to substitute variables in deny conditions: {e}"
+        )),
+        Err(BlockError::Invalid(e)) => Outcome::error(format!("invalid deny conditions: {e}")),
         Ok(true) => Outcome::fail(
             rule_message(run, rule)
                 .unwrap_or_else(|| format!("validation error: rule {} failed", rule.name)),
@@ -156,26 +154,24 @@ fn validate_deny(run: &PolicyRun<'_>, rule: &Rule, deny: &Deny) -> Outcome {
 fn prepare_pattern<'p>(
     run: &PolicyRun<'_>,
     pattern: &'p Value,
+    info: Option<&'p PatternInfo>,
     target: &Value,
 ) -> Result<Cow<'p, Value>, String> {
-    let mut p = if contains_variables(pattern) {
-        Cow::Owned(substitute(pattern, &run.ctx, Some(target), false)?)
-    } else {
-        Cow::Borrowed(pattern)
-    };
-    if contains_reference(&p) {
-        p = Cow::Owned(pattern::resolve_references(&p).map_err(|e| e.to_string())?);
+    match info {
+        Some(i) if !i.has_variables => match &i.resolved {
+            None => return Ok(Cow::Borrowed(pattern)),
+            Some(Ok(resolved)) => return Ok(Cow::Borrowed(resolved)),
+            Some(Err(e)) => return Err(e.clone()),
+        },
+        _ => {}
     }
-    Ok(p)
-}
-
-fn contains_reference(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains("$("),
-        Value::Array(a) => a.iter().any(contains_reference),
-        Value::Object(m) => m.values().any(contains_reference),
-        _ => false,
+    let p = substitute(pattern, &run.ctx, Some(target), false)?;
+    if compiled::contains_reference(&p) {
+        return Ok(Cow::Owned(
+            pattern::resolve_references(&p).map_err(|e| e.to_string())?,
+        ));
     }
+    Ok(Cow::Owned(p))
 }
 
 fn error_message(run: &PolicyRun<'_>, rule: &Rule, path: Option<&str>, err: &str) -> String {
@@ -207,7 +203,7 @@ fn error_message(run: &PolicyRun<'_>, rule: &Rule, path: Option<&str>, err: &str
 
 fn validate_patterns(run: &PolicyRun<'_>, rule: &Rule, body: &Body<'_>, target: &Value) -> Outcome {
     if let Some(p) = body.pattern {
-        let p = match prepare_pattern(run, p, target) {
+        let p = match prepare_pattern(run, p, body.compiled.pattern.as_ref(), target) {
             Ok(p) => p,
             Err(e) => return Outcome::error(format!("variable substitution failed: {e}")),
         };
@@ -227,7 +223,7 @@ fn validate_patterns(run: &PolicyRun<'_>, rule: &Rule, body: &Body<'_>, target: 
     let Some(any) = body.any_pattern else {
         return Outcome::pass(String::new());
     };
-    let any = match prepare_pattern(run, any, target) {
+    let any = match prepare_pattern(run, any, body.compiled.any_pattern.as_ref(), target) {
         Ok(p) => p,
         Err(e) => return Outcome::error(format!("variable substitution failed: {e}")),
     };
@@ -289,16 +285,17 @@ fn validate_foreach(
     run: &mut PolicyRun<'_>,
     rule: &Rule,
     loops: &[ForEachValidation],
+    compiled: &[compiled::Body],
     nesting: usize,
     resource: &Value,
 ) -> Option<Outcome> {
     let mut applied = 0;
-    for l in loops {
+    for (l, c) in loops.iter().zip(compiled) {
         // Kyverno skips a loop whose list cannot be evaluated (e.g. a missing field).
         let Ok(elements) = evaluate_list(&l.list, &run.ctx) else {
             continue;
         };
-        let (outcome, count) = validate_elements(run, rule, l, &elements, nesting, resource);
+        let (outcome, count) = validate_elements(run, rule, l, c, &elements, nesting, resource);
         if outcome.status != RuleStatus::Pass {
             return Some(outcome);
         }
@@ -314,19 +311,23 @@ fn validate_elements(
     run: &mut PolicyRun<'_>,
     rule: &Rule,
     l: &ForEachValidation,
-    elements: &[Value],
+    c: &compiled::Body,
+    elements: &[jmespath::Rcvar],
     nesting: usize,
     resource: &Value,
 ) -> (Outcome, usize) {
     let checkpoint = run.ctx.checkpoint();
     let mut count = 0;
-    let body = Body::of_loop(l);
+    let body = Body::of_loop(l, c);
     for (i, e) in elements.iter().enumerate() {
         if e.is_null() {
             continue;
         }
         run.ctx.restore(checkpoint.clone());
         add_element(&mut run.ctx, e, i, nesting, run.values, &rule.name);
+        // The element as JSON, only for the pattern checks that walk it.
+        let json =
+            (body.pattern.is_some() || body.any_pattern.is_some()).then(|| crate::jmes::to_json(e));
         let scoped = match l.element_scope {
             Some(true) if !e.is_object() => {
                 run.ctx.restore(checkpoint);
@@ -340,7 +341,8 @@ fn validate_elements(
             Some(s) => s,
             None => e.is_object(),
         };
-        let r = run_body(run, rule, &body, scoped.then_some(e), nesting + 1, resource);
+        let element = if scoped { json.as_ref() } else { None };
+        let r = run_body(run, rule, &body, element, nesting + 1, resource);
         let Some(r) = r else { continue };
         match r.status {
             RuleStatus::Skip => {}

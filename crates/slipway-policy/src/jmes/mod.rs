@@ -279,6 +279,16 @@ pub fn search_value(expression: &str, data: &Value) -> Result<Value, JmesError> 
     eval::evaluate(expression, &ast, &value::to_var(data)).map(|v| value::from_var(&v))
 }
 
+/// Converts JSON into a shared JMESPath variable.
+pub(crate) fn to_var(value: &Value) -> Rcvar {
+    value::to_var(value)
+}
+
+/// Converts a JMESPath variable into JSON (expression references become `null`).
+pub(crate) fn to_json(var: &Variable) -> Value {
+    value::from_var(var)
+}
+
 /// Serialises a value as Kyverno (Go's `encoding/json`) prints it when a
 /// non-string result is inserted into text: sorted keys, no spaces.
 pub fn to_go_json(value: &Value) -> String {

@@ -158,6 +158,10 @@ pub fn load_policy(doc: &Document) -> Option<LoadedPolicy> {
         });
     }
     let rules = crate::autogen::compute_rules(&spec, &annotations);
+    // Compile condition blocks and patterns now rather than on the first request.
+    for r in &rules {
+        r.compiled.get(r);
+    }
     Some(LoadedPolicy::Kyverno(Box::new(Policy {
         kind: policy_kind,
         name,

@@ -9,12 +9,15 @@ use clap::Subcommand;
 use crate::exit::Exit;
 
 pub mod app;
+pub mod check;
 pub mod db;
 pub mod env;
 pub mod inventory;
 pub mod policy;
 pub mod render;
 pub mod scan;
+pub mod serve;
+pub mod up;
 pub mod vuln;
 pub mod webhook;
 
@@ -23,6 +26,8 @@ pub mod webhook;
 pub enum Command {
     /// GitOps: Argo CD Applications and ApplicationSets, synced from Git to environments.
     App(app::AppArgs),
+    /// The security gate: policies, risk score and secrets over rendered manifests, one report, one exit code.
+    Check(check::CheckArgs),
     /// Environments: read and change live objects by hand (as kubectl would).
     Env(env::EnvArgs),
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
@@ -39,6 +44,10 @@ pub enum Command {
     /// The admission webhook: print its Kubernetes registration manifests.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// The control plane: reconcilers, REST API, console, /metrics, admission webhook.
+    Serve(serve::ServeArgs),
+    /// Quickstart: the control plane with the example platform repository.
+    Up(up::UpArgs),
     /// The offline OSV advisory database: import, status.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -50,12 +59,15 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::App(a) => app::run(a),
+        Command::Check(a) => check::run(a),
         Command::Env(a) => env::run(a),
         Command::Policy(c) => policy::run(c),
         Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
         Command::Vuln(c) => vuln::run(c),
         Command::Webhook(c) => webhook::run(c),
+        Command::Serve(a) => serve::run(a),
+        Command::Up(a) => up::run(a),
         Command::Db(c) => db::run(c),
         Command::Inventory(a) => inventory::run(a),
     }
