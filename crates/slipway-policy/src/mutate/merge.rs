@@ -3,12 +3,13 @@
 //! - maps merge recursively; an overlay `null` deletes the field; `$patch: delete` deletes the
 //!   map, `$patch: replace` replaces it with the overlay (directive removed);
 //! - scalars and lists without a merge strategy are replaced by the overlay's value;
-//! - merge lists (see [`super::schema`]) merge elements with equal key values, keep the
-//!   object's order and append new elements; an element that merges to nothing (`$patch:
+//! - merge lists (see [`super::schema`]) merge elements with equal key values; the result
+//!   lists the overlay's elements first, in overlay order, then the object's others
+//!   (kustomize's `ListIncreaseDirection: Prepend`, as Kyverno's filter sets it); an element that merges to nothing (`$patch:
 //!   delete`) is removed; a `{$patch: replace}` element makes the overlay list replace the
 //!   object's list; scalar sets (`finalizers`) get the union;
-//! - with two merge keys (`containerPort`+`protocol`) an overlay element naming both keys is
-//!   merged but never written back, as kyaml does in a two-way merge.
+//! - with two merge keys (`containerPort`+`protocol`) elements are matched on the keys whose
+//!   values they have (kyaml's `validateKeys`).
 
 use serde_json::{Map, Value};
 
@@ -134,14 +135,15 @@ fn merge_list(
     }
     let keys = list.keys;
     let original = out.clone();
-    // Key values of every keyed element, object's first, then the overlay's, without repeats.
+    // Key values of every keyed element, the overlay's first, then the object's, without repeats.
     // Elements without any key value stay where they are (object) or are appended (overlay).
     let mut values: Vec<Vec<String>> = Vec::new();
     let mut keyless_patch: Vec<Value> = Vec::new();
-    for (element, from_patch) in original
+    // Prepend order (see below): the overlay's elements first, then the object's.
+    for (element, from_patch) in patch
         .iter()
-        .map(|e| (e, false))
-        .chain(patch.iter().map(|e| (e, true)))
+        .map(|e| (e, true))
+        .chain(original.iter().map(|e| (e, false)))
     {
         let v: Vec<String> = keys
             .iter()
@@ -159,10 +161,8 @@ fn merge_list(
     }
     let elem_ty = ty.element();
     let mut items_to_add: Vec<(Vec<&'static str>, Vec<String>, Value)> = Vec::new();
-    let mut valid_key_sets: Vec<Vec<&'static str>> = Vec::new();
     for value in &values {
         let (valid_keys, valid_values) = valid_keys(keys, value);
-        valid_key_sets.push(valid_keys.clone());
         let dest_elem = find(&original, &valid_keys, &valid_values);
         let patch_elem = find(patch, &valid_keys, &valid_values);
         let element_path = format!("{path}[{}]", valid_values.join(","));
@@ -188,21 +188,18 @@ fn merge_list(
             }
         }
     }
-    for valid in &valid_key_sets {
-        // kyaml only writes merged elements back when they are addressed by a single key.
-        if valid.len() > 1 {
-            continue;
-        }
-        for (_, _, item) in &items_to_add {
-            let vals: Option<Vec<String>> = valid.iter().map(|k| key_text(item, k)).collect();
-            match vals {
-                Some(vals) => set_in_list(&mut out, valid, &vals, item.clone()),
-                None => out.push(item.clone()),
-            }
-        }
-    }
-    out.extend(keyless_patch);
-    Ok(Some(Value::Array(out)))
+    // kustomize's strategic-merge filter (which Kyverno calls) merges with
+    // `ListIncreaseDirection: Prepend`: the list is rebuilt from the merged
+    // elements in overlay order, followed by the object's remaining elements
+    // in their order (kyaml's `appendListNode(itemsToBeAdded, dest)`); object
+    // elements without key values come last.
+    let mut result: Vec<Value> = items_to_add.into_iter().map(|(_, _, v)| v).collect();
+    result.extend(out.into_iter().filter(|e| {
+        keys.iter()
+            .all(|k| key_text(e, k).unwrap_or_default().is_empty())
+    }));
+    result.extend(keyless_patch);
+    Ok(Some(Value::Array(result)))
 }
 
 /// kyaml's `validateKeys`: keep the keys whose value is known; if none is, keep them all.
@@ -256,25 +253,6 @@ fn find<'a>(list: &'a [Value], keys: &[&str], values: &[String]) -> Option<&'a V
 
 fn remove_matching(list: &mut Vec<Value>, keys: &[&str], values: &[String]) {
     list.retain(|e| !element_matches(e, keys, values));
-}
-
-/// Replaces the first element with these key values (dropping other matches) or appends.
-fn set_in_list(list: &mut Vec<Value>, keys: &[&str], values: &[String], item: Value) {
-    let mut replaced = false;
-    let old = std::mem::take(list);
-    for e in old {
-        if element_matches(&e, keys, values) {
-            if !replaced {
-                list.push(item.clone());
-                replaced = true;
-            }
-        } else {
-            list.push(e);
-        }
-    }
-    if !replaced {
-        list.push(item);
-    }
 }
 
 fn set_element(

@@ -82,12 +82,9 @@ fn smp_containers_merge_by_name() {
     check_smp(
         POD,
         "spec: {containers: [{name: b, imagePullPolicy: Always}, {name: c, image: redis}]}",
+        // kyaml's prepend direction: the overlay's elements first, then the object's others.
         Some(
-            &POD.replace("imagePullPolicy: Never", "imagePullPolicy: Always")
-                .replace(
-                    "    imagePullPolicy: Always\n",
-                    "    imagePullPolicy: Always\n  - name: c\n    image: redis\n",
-                ),
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: web}}\nspec: {containers: [{name: b, image: 'busybox:1.28', imagePullPolicy: Always}, {name: c, image: redis}, {name: a, image: 'nginx:latest'}]}",
         ),
     );
 }
@@ -168,13 +165,15 @@ fn smp_finalizers_union() {
 }
 
 #[test]
-fn smp_port_with_both_keys_is_not_written_back() {
-    // kyaml's two-way merge skips elements addressed by two merge keys.
+fn smp_port_with_both_keys_is_prepended() {
+    // Elements addressed by two merge keys: the list is the merged elements, overlay first.
     let r = "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a, ports: [{containerPort: 80, protocol: TCP}]}]}";
     check_smp(
         r,
         "spec: {containers: [{name: a, ports: [{containerPort: 81, protocol: TCP}]}]}",
-        None,
+        Some(
+            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a, ports: [{containerPort: 81, protocol: TCP}, {containerPort: 80, protocol: TCP}]}]}",
+        ),
     );
 }
 
@@ -231,7 +230,7 @@ fn smp_add_if_not_present_per_container() {
         r,
         "spec: {containers: [{(name): b, resources: {+(limits): {cpu: 1}, +(requests): {cpu: 1}}}]}",
         Some(
-            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}, {name: b, imagePullPolicy: Never, resources: {limits: {cpu: 2}, requests: {cpu: 1}}}]}",
+            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: b, imagePullPolicy: Never, resources: {limits: {cpu: 2}, requests: {cpu: 1}}}, {name: a}]}",
         ),
     );
     // `+()` keys next to the condition are resolved before the condition is checked, against
@@ -240,7 +239,7 @@ fn smp_add_if_not_present_per_container() {
         r,
         "spec: {containers: [{(name): b, +(imagePullPolicy): IfNotPresent}]}",
         Some(
-            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}, {name: b, imagePullPolicy: IfNotPresent, resources: {limits: {cpu: 2}}}]}",
+            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: b, imagePullPolicy: IfNotPresent, resources: {limits: {cpu: 2}}}, {name: a}]}",
         ),
     );
 }
@@ -256,7 +255,7 @@ fn smp_two_anchored_list_elements_follow_kyverno_index_shift() {
         r,
         "spec: {containers: [{(name): a, +(imagePullPolicy): IfNotPresent}, {(name): b, +(imagePullPolicy): IfNotPresent}]}",
         Some(
-            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}, {name: b, imagePullPolicy: IfNotPresent}, {'(name)': b, '+(imagePullPolicy)': IfNotPresent}]}",
+            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: b, imagePullPolicy: IfNotPresent}, {name: a}, {'(name)': b, '+(imagePullPolicy)': IfNotPresent}]}",
         ),
     );
 }
@@ -296,7 +295,9 @@ fn smp_conditional_anchor_in_list_selects_elements() {
     check_smp(
         POD,
         "spec: {containers: [{(image): 'busybox:*', imagePullPolicy: Always}]}",
-        Some(&POD.replace("imagePullPolicy: Never", "imagePullPolicy: Always")),
+        Some(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: web}}\nspec: {containers: [{name: b, image: 'busybox:1.28', imagePullPolicy: Always}, {name: a, image: 'nginx:latest'}]}",
+        ),
     );
 }
 
