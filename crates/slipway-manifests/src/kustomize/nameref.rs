@@ -3,6 +3,7 @@
 //! RoleBinding...) are rewritten to the referred resource's final name
 //! (upstream's `nameref` filter and its candidate sieves).
 
+use crate::kustomize::resource::GvkExt;
 use serde_json::Value;
 
 use super::config::{FieldSpec, NameBackRef};

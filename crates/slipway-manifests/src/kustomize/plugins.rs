@@ -3,6 +3,7 @@
 //! dispatch of builtin plugin configs (`apiVersion: builtin`) named in a
 //! kustomization's `transformers` / `generators` fields.
 
+use crate::kustomize::resource::GvkExt;
 use regex::Regex;
 use serde_json::{Map, Value};
 

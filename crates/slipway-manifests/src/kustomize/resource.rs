@@ -6,37 +6,27 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-/// Group, version and kind.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Gvk {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
+pub(crate) use slipway_model::Gvk;
+
+/// Kustomize's view of a [`Gvk`]: selection with empty wildcards, upstream's
+/// sort key, and upstream's own list of cluster-scoped kinds.
+pub(crate) trait GvkExt {
+    /// Whether this gvk is selected by `selector` (empty selector fields match anything).
+    fn is_selected_by(&self, selector: &Gvk) -> bool;
+    /// Upstream's `Gvk.String()`: `group_version_kind` with `~G`/`~V`/`~K` for empty parts.
+    fn sort_string(&self) -> String;
+    /// Whether objects of this kind live outside namespaces.
+    fn is_cluster_scoped(&self) -> bool;
 }
 
-impl Gvk {
-    /// Parses `apiVersion` and `kind`.
-    pub fn from_api_version(api_version: &str, kind: &str) -> Self {
-        let (group, version) = match api_version.rsplit_once('/') {
-            Some((g, v)) => (g.to_string(), v.to_string()),
-            None => (String::new(), api_version.to_string()),
-        };
-        Self {
-            group,
-            version,
-            kind: kind.to_string(),
-        }
-    }
-
-    /// Whether this gvk is selected by `selector` (empty selector fields match anything).
-    pub fn is_selected_by(&self, selector: &Gvk) -> bool {
+impl GvkExt for Gvk {
+    fn is_selected_by(&self, selector: &Gvk) -> bool {
         (selector.group.is_empty() || selector.group == self.group)
             && (selector.version.is_empty() || selector.version == self.version)
             && (selector.kind.is_empty() || selector.kind == self.kind)
     }
 
-    /// Upstream's `Gvk.String()`: `group_version_kind` with `~G`/`~V`/`~K` for empty parts.
-    pub fn sort_string(&self) -> String {
+    fn sort_string(&self) -> String {
         let g = if self.group.is_empty() {
             "~G"
         } else {
@@ -55,8 +45,7 @@ impl Gvk {
         format!("{g}_{v}_{k}")
     }
 
-    /// Whether objects of this kind live outside namespaces.
-    pub fn is_cluster_scoped(&self) -> bool {
+    fn is_cluster_scoped(&self) -> bool {
         CLUSTER_SCOPED_KINDS.contains(&self.kind.as_str())
     }
 }
@@ -198,7 +187,7 @@ impl Resource {
     }
 
     pub fn gvk(&self) -> Gvk {
-        Gvk::from_api_version(
+        Gvk::from_api_version_kind(
             str_at(&self.obj, &["apiVersion"]),
             str_at(&self.obj, &["kind"]),
         )
@@ -297,7 +286,7 @@ impl Resource {
 /// The id of an object as it is now.
 pub(crate) fn id_of(obj: &Value) -> ResId {
     ResId {
-        gvk: Gvk::from_api_version(str_at(obj, &["apiVersion"]), str_at(obj, &["kind"])),
+        gvk: Gvk::from_api_version_kind(str_at(obj, &["apiVersion"]), str_at(obj, &["kind"])),
         name: str_at(obj, &["metadata", "name"]).to_string(),
         namespace: str_at(obj, &["metadata", "namespace"]).to_string(),
     }

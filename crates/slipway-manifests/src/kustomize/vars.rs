@@ -2,6 +2,7 @@
 //! `$(NAME)` in the fields the var-reference config lists; and name-reference
 //! config derived from CRDs (`crds`).
 
+use crate::kustomize::resource::GvkExt;
 use serde_json::Value;
 
 use super::config::{FieldSpec, TransformerConfig};
@@ -35,7 +36,7 @@ impl Var {
                 .to_string()
         };
         let api = s("apiVersion");
-        let mut gvk = Gvk::from_api_version(&api, &s("kind"));
+        let mut gvk = Gvk::from_api_version_kind(&api, &s("kind"));
         if api.is_empty() {
             gvk.version.clear();
         }
