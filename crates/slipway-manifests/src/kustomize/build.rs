@@ -101,6 +101,7 @@ impl Acc {
                 // The hash setting is the incoming generator's (upstream drops
                 // the old needs-hash mark unless the new resource has it).
                 r.behavior = Behavior::Create;
+                r.ref_vars = old.ref_vars.clone();
                 if r.origin.is_none() {
                     r.origin = old.origin.clone();
                 }
@@ -303,6 +304,9 @@ fn accumulate_inner(
             acc.config.merge(&super::vars::config_from_crd(&doc));
         }
     }
+    run_generators(k, acc)?;
+    // Components run after this kustomization's generators and before its
+    // transformers (upstream since v5.1).
     // components
     for c in k.string_list("components")? {
         let path = k.dir.join(&c);
@@ -326,14 +330,10 @@ fn accumulate_inner(
         let taken = std::mem::replace(acc, Acc::new());
         *acc = accumulate(&sub, taken, stack)?;
     }
-    run_generators(k, acc)?;
     run_transformers(k, acc)?;
     for v in k.list("vars")? {
         let var = Var::from_value(&v).map_err(|m| k.invalid(m))?;
-        vars::merge_var(&mut acc.vars, &acc.resources, var).map_err(build_err)?;
-    }
-    if k.get("replacements").is_some() {
-        super::replacements::run(k, &mut acc.resources)?;
+        vars::merge_var(&mut acc.vars, &mut acc.resources, var).map_err(build_err)?;
     }
     Ok(())
 }
@@ -555,6 +555,9 @@ fn run_transformers(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeErr
     if !tags.is_empty() {
         plugins::images(res, &tags, &cfg.images).map_err(build_err)?;
     }
+    // replacements, the last builtin transformer
+    let reps = super::replacements::load(k, &k.list("replacements")?)?;
+    super::replacements::run(&reps, res).map_err(build_err)?;
     // custom transformers
     for entry in k.string_list("transformers")? {
         for pc in plugin_configs(k, &entry)? {
@@ -734,6 +737,19 @@ fn run_builtin_transformer(
                     .map_err(build_err)?;
             }
             Ok(())
+        }
+        "ReplacementTransformer" => {
+            let entries = match pc.get("replacements") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a.clone(),
+                Some(_) => {
+                    return Err(
+                        k.invalid("ReplacementTransformer: `replacements` must be a list".into())
+                    );
+                }
+            };
+            let reps = super::replacements::load(k, &entries)?;
+            super::replacements::run(&reps, res).map_err(build_err)
         }
         _ => Err(unsupported()),
     }

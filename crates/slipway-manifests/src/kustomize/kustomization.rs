@@ -217,9 +217,16 @@ pub(crate) fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
-/// Parses one YAML document; tabs after a mapping colon are tolerated as Go's YAML does.
+/// Parses one YAML document; tabs after a mapping colon are tolerated as
+/// Go's YAML does, and a repeated key keeps its last value.
 pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Value, KustomizeError> {
-    match serde_saphyr::from_str::<Value>(text) {
+    // Upstream accepts a repeated key, the last one winning.
+    let options = || {
+        serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        }
+    };
+    match serde_saphyr::from_str_with_options::<Value>(text, options()) {
         Ok(v) => Ok(v),
         Err(first) => {
             // Go's YAML accepts trailing tabs; strip trailing whitespace and retry.
@@ -228,9 +235,11 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Value, KustomizeErro
                 .map(|l| l.trim_end_matches([' ', '\t']))
                 .collect::<Vec<_>>()
                 .join("\n");
-            serde_saphyr::from_str::<Value>(&cleaned).map_err(|_| KustomizeError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("invalid YAML: {first}"),
+            serde_saphyr::from_str_with_options::<Value>(&cleaned, options()).map_err(|_| {
+                KustomizeError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!("invalid YAML: {first}"),
+                }
             })
         }
     }

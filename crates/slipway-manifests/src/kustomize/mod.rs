@@ -4,7 +4,7 @@
 //! hash suffixes, and the legacy output order).
 //!
 //! The pipeline per kustomization mirrors upstream's `accumulateTarget`:
-//! resources, configurations, crds, components, generators, transformers,
+//! resources, configurations, crds, generators, components, transformers,
 //! vars. Hash suffixes, back references and vars are resolved once, at the
 //! top. Every field of the Kustomization type is either implemented or
 //! refused with an error naming it; nothing is silently ignored.

@@ -157,6 +157,9 @@ pub(crate) struct Resource {
     pub behavior: Behavior,
     /// Where the resource came from, for `buildMetadata: [originAnnotations]`.
     pub origin: Option<String>,
+    /// Names of the vars declared against this resource (upstream's
+    /// `refVarNames`), used to pick among several objects matching a var.
+    pub ref_vars: Vec<String>,
 }
 
 pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -183,6 +186,7 @@ impl Resource {
             needs_hash: false,
             behavior: Behavior::Create,
             origin: None,
+            ref_vars: Vec::new(),
         }
     }
 
