@@ -120,19 +120,20 @@ pub(crate) fn generate(
         }
     }
     let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let name = if m.contains_key("metadata") {
-        let md = &m["metadata"];
-        md.get("name")
+    // A plugin config's own `name`/`namespace` win over its metadata's.
+    let meta = |k: &str| {
+        m.get("metadata")
+            .and_then(|md| md.get(k))
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string()
-    } else {
-        s("name")
     };
-    let namespace = match m.get("metadata").and_then(|md| md.get("namespace")) {
-        Some(Value::String(ns)) => ns.clone(),
-        _ => s("namespace"),
-    };
+    let name = Some(s("name"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| meta("name"));
+    let namespace = Some(s("namespace"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| meta("namespace"));
     if name.is_empty() {
         return Err("a generator needs a `name`".into());
     }

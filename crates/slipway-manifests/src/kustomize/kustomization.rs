@@ -61,6 +61,9 @@ pub(crate) struct Kustomization {
     pub is_component: bool,
     /// The raw fields.
     pub fields: Map<String, Value>,
+    /// Where this kustomization sits relative to the build root, when
+    /// origins are tracked (`buildMetadata`).
+    pub origin: Option<super::origin::Origin>,
 }
 
 impl Kustomization {
@@ -141,7 +144,23 @@ impl Kustomization {
             path,
             is_component,
             fields,
+            origin: None,
         })
+    }
+
+    /// The kustomization's file name (`kustomization.yaml`...).
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The origin of a builtin generator or transformer of this kustomization.
+    pub fn builtin_origin(&self, kind: &str) -> Option<super::origin::Origin> {
+        self.origin
+            .as_ref()
+            .map(|o| o.builtin(&self.file_name(), kind))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {

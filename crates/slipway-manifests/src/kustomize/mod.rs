@@ -15,6 +15,7 @@ mod fieldspec;
 mod generate;
 mod kustomization;
 mod nameref;
+mod origin;
 mod patch;
 mod plugins;
 mod replacements;
