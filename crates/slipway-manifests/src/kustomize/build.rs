@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::KustomizeError;
 use super::config::TransformerConfig;
 use super::generate::{self, GenKind, GenOptions};
-use super::kustomization::{Kustomization, parse_yaml};
+use super::kustomization::{Kustomization, confined, parse_yaml};
 use super::nameref;
 use super::origin::{self, BuildMetadata, Origin};
 use super::plugins::{self, ImageTag, PatchOptions, ResList};
@@ -234,7 +234,7 @@ fn load_resource_file(path: &Path) -> Result<Vec<Value>, KustomizeError> {
 
 /// Reads a file named in the kustomization, relative to its directory.
 fn read_rel(k: &Kustomization, rel: &str) -> Result<(PathBuf, String), KustomizeError> {
-    let path = k.dir.join(rel);
+    let path = confined(&k.dir, rel)?;
     let text = fs_err::read_to_string(&path).map_err(|source| KustomizeError::Io {
         path: path.clone(),
         source,
@@ -314,6 +314,7 @@ fn accumulate_inner(
             acc.vars.extend(sub_acc.vars);
             acc.config.merge(&sub_acc.config);
         } else if path.is_file() {
+            let path = confined(&k.dir, &entry)?;
             for obj in load_resource_file(&path)? {
                 check_object(&obj).map_err(|m| build_err(format!("{}: {m}", path.display())))?;
                 let mut r = Resource::new(obj);
@@ -423,18 +424,18 @@ fn run_generators(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let gk = match kind.as_str() {
-            "ConfigMapGenerator" => GenKind::ConfigMap,
-            "SecretGenerator" => GenKind::Secret,
-            _ => {
-                return Err(KustomizeError::Unsupported {
-                    path: k.path.clone(),
-                    field: format!("generators: {kind}"),
-                });
+        let api = cfg.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let generated = match (api, kind.as_str()) {
+            ("builtin", "ConfigMapGenerator") => {
+                generate::generate(GenKind::ConfigMap, &cfg, &GenOptions::default(), &k.dir)
             }
+            ("builtin", "SecretGenerator") => {
+                generate::generate(GenKind::Secret, &cfg, &GenOptions::default(), &k.dir)
+            }
+            ("builtin", "IAMPolicyGenerator") => generate::iam_policy(&cfg),
+            _ => return Err(plugin_kind_error(k, "generators", api, &kind)),
         };
-        let mut r = generate::generate(gk, &cfg, &GenOptions::default(), &k.dir)
-            .map_err(|m| k.invalid(format!("generators: {m}")))?;
+        let mut r = generated.map_err(|m| k.invalid(format!("generators: {kind}: {m}")))?;
         r.origin = cfg_origin.map(|o| o.of_plugin(&cfg));
         acc.absorb(r).map_err(build_err)?;
     }
@@ -730,6 +731,22 @@ fn specs_of(pc: &Value, default: &[super::config::FieldSpec]) -> Vec<super::conf
     }
 }
 
+/// Builtin plugin kinds upstream has that this renderer does not run.
+const UNSUPPORTED_BUILTINS: &[&str] = &["HelmChartInflationGenerator", "HashTransformer"];
+
+/// The error for a generator or transformer config this renderer cannot
+/// run: a non-builtin (exec, container or Go) plugin or a builtin it lacks
+/// is unsupported; any other builtin kind does not exist upstream either.
+fn plugin_kind_error(k: &Kustomization, field: &str, api: &str, kind: &str) -> KustomizeError {
+    if api == "builtin" && !UNSUPPORTED_BUILTINS.contains(&kind) {
+        return k.invalid(format!("{field}: unable to load builtin {kind}"));
+    }
+    KustomizeError::Unsupported {
+        path: k.path.clone(),
+        field: format!("{field}: plugin {api} {kind}"),
+    }
+}
+
 fn run_builtin_transformer(
     k: &Kustomization,
     res: &mut ResList,
@@ -742,10 +759,7 @@ fn run_builtin_transformer(
     };
     let kind = pc.get("kind").and_then(Value::as_str).unwrap_or("");
     let api = pc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let unsupported = || KustomizeError::Unsupported {
-        path: k.path.clone(),
-        field: format!("transformers: {api} {kind}"),
-    };
+    let unsupported = || plugin_kind_error(k, "transformers", api, kind);
     if api != "builtin" {
         return Err(unsupported());
     }
@@ -857,6 +871,11 @@ fn run_builtin_transformer(
                     .map_err(build_err)?;
             }
             Ok(())
+        }
+        "ValueAddTransformer" => {
+            let t = plugins::ValueAdd::from_value(pc, &k.dir)
+                .map_err(|m| k.invalid(format!("transformers: ValueAddTransformer: {m}")))?;
+            t.apply(res).map_err(build_err)
         }
         "ReplacementTransformer" => {
             let entries = match pc.get("replacements") {

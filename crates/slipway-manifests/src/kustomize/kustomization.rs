@@ -263,3 +263,22 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Value, KustomizeErro
         }
     }
 }
+
+/// The file `rel` names relative to the kustomization directory `root`,
+/// refused when it resolves outside `root` (Kustomize's default
+/// `LoadRestrictionsRootOnly`). A file that does not exist is returned as
+/// joined, so reading it reports the missing path.
+pub(crate) fn confined(root: &Path, rel: &str) -> Result<PathBuf, KustomizeError> {
+    let joined = root.join(rel);
+    let Ok(real) = fs_err::canonicalize(&joined) else {
+        return Ok(joined);
+    };
+    if real.starts_with(root) {
+        Ok(real)
+    } else {
+        Err(KustomizeError::OutsideRoot {
+            path: real,
+            root: root.to_path_buf(),
+        })
+    }
+}
