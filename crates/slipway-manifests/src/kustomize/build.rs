@@ -98,7 +98,8 @@ impl Acc {
                 r.prev = old.prev.clone();
                 r.prefixes = old.prefixes.clone();
                 r.suffixes = old.suffixes.clone();
-                r.needs_hash = r.needs_hash || old.needs_hash;
+                // The hash setting is the incoming generator's (upstream drops
+                // the old needs-hash mark unless the new resource has it).
                 r.behavior = Behavior::Create;
                 if r.origin.is_none() {
                     r.origin = old.origin.clone();

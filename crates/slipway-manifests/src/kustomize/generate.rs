@@ -213,7 +213,6 @@ pub(crate) fn generate(
         );
     }
     obj.insert("metadata".into(), Value::Object(md));
-    let b64 = base64::engine::general_purpose::STANDARD;
     match kind {
         GenKind::ConfigMap => {
             let mut data = Map::new();
@@ -224,7 +223,7 @@ pub(crate) fn generate(
                         data.insert(k, Value::String(s));
                     }
                     Err(e) => {
-                        binary.insert(k, Value::String(b64.encode(e.into_bytes())));
+                        binary.insert(k, Value::String(encode_base64(&e.into_bytes())));
                     }
                 }
             }
@@ -243,7 +242,7 @@ pub(crate) fn generate(
             );
             let data: Map<String, Value> = pairs
                 .into_iter()
-                .map(|(k, v)| (k, Value::String(b64.encode(v))))
+                .map(|(k, v)| (k, Value::String(encode_base64(&v))))
                 .collect();
             if !data.is_empty() {
                 obj.insert("data".into(), Value::Object(data));
@@ -257,6 +256,23 @@ pub(crate) fn generate(
     r.needs_hash = opts.disable_hash != Some(true);
     r.behavior = behavior;
     Ok(r)
+}
+
+/// Base64 as upstream's generators write it: lines of at most 70
+/// characters, each ending in a newline once the text needs more than one.
+fn encode_base64(bytes: &[u8]) -> String {
+    const LINE_LEN: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+    // Upstream wraps as soon as the text reaches one full line.
+    if enc.len() < LINE_LEN {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE_LEN + 1);
+    for chunk in enc.as_bytes().chunks(LINE_LEN) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
 }
 
 fn strings(v: Option<&Value>) -> Result<Vec<String>, String> {

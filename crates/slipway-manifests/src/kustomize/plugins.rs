@@ -103,7 +103,13 @@ pub(crate) fn smp_by_selector(
     let idx = select(res, sel)?;
     let mut deleted = Vec::new();
     for i in idx {
-        if !apply_smp(&mut res[i], p, opts)? {
+        // Upstream patches each target with a copy of the patch that takes
+        // the target's apiVersion (the kind stays the patch's).
+        let mut p = p.clone();
+        if let (Some(m), Some(api)) = (p.as_object_mut(), res[i].obj.get("apiVersion")) {
+            m.insert("apiVersion".into(), api.clone());
+        }
+        if !apply_smp(&mut res[i], &p, opts)? {
             deleted.push(i);
         }
     }
