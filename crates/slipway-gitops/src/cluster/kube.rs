@@ -69,6 +69,21 @@ pub const EXCLUDED_KINDS: &[(&str, &str)] = &[
 const LIST_CONCURRENCY: usize = 4;
 /// Page size of list calls.
 const PAGE_SIZE: u32 = 500;
+/// An unknown kind triggers a new discovery when the last one is this old.
+pub const REDISCOVER_AFTER: Duration = Duration::from_secs(10);
+/// How long after applying a CRD its kinds are waited for.
+pub const CRD_SETTLE: Duration = Duration::from_secs(10);
+
+/// When to discover again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// Use what is known.
+    No,
+    /// When the API may have changed.
+    IfStale,
+    /// Always.
+    Force,
+}
 
 /// A Kubernetes backend failed. Messages say which object and verb, and what to
 /// check.
@@ -177,12 +192,12 @@ pub enum KubeError {
         revision: u64,
     },
     /// A deletion did not finish in time.
-    #[error("delete {resource}: still present after {secs}s (finalizers: {finalizers})")]
+    #[error("delete {resource}: still present after {waited:?} (finalizers: {finalizers})")]
     DeleteTimeout {
         /// The object.
         resource: String,
         /// The wait.
-        secs: u64,
+        waited: Duration,
         /// Its finalizers, which hold it.
         finalizers: String,
     },
@@ -664,6 +679,9 @@ fn last_manager(obj: &Value) -> String {
 struct State {
     discovery: Option<Arc<DiscoveryMap>>,
     discovered_at: Option<Instant>,
+    /// When this handle last applied or deleted a CustomResourceDefinition or
+    /// APIService, which changes what the server serves.
+    api_changed_at: Option<Instant>,
     /// Kinds this handle touched: what `events_since` watches.
     touched: BTreeMap<(String, String), ResourceInfo>,
 }
@@ -824,17 +842,26 @@ impl KubeCluster {
         }
     }
 
-    /// The discovery map, discovering when there is none yet or when `refresh`
-    /// and the last discovery is older than a second (so a burst of unknown
-    /// kinds costs one discovery).
-    fn discovery(&self, refresh: bool) -> Result<Arc<DiscoveryMap>, ClusterError> {
+    /// The discovery map: discovered when there is none yet, again when
+    /// `refresh` says so.
+    fn discovery(&self, refresh: Refresh) -> Result<Arc<DiscoveryMap>, ClusterError> {
         {
             let st = self.lock();
             if let Some(d) = &st.discovery {
-                let fresh = st
-                    .discovered_at
-                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
-                if !refresh || fresh {
+                let stale = match refresh {
+                    Refresh::No => false,
+                    Refresh::Force => true,
+                    Refresh::IfStale => {
+                        let age = st.discovered_at.map_or(Duration::MAX, |t| t.elapsed());
+                        let api_changed = match (st.api_changed_at, st.discovered_at) {
+                            (Some(c), Some(d)) => c >= d,
+                            (Some(_), None) => true,
+                            _ => false,
+                        };
+                        api_changed || age >= REDISCOVER_AFTER
+                    }
+                };
+                if !stale {
                     return Ok(d.clone());
                 }
             }
@@ -850,7 +877,11 @@ impl KubeCluster {
     }
 
     /// The resource serving `group/version/kind` (the preferred version when
-    /// `version` is None); rediscovers once when unknown.
+    /// `version` is None). An unknown kind is looked up again when the API
+    /// may have changed since the last discovery (a CRD applied through this
+    /// handle, or discovery older than [`REDISCOVER_AFTER`]); after a CRD was
+    /// applied it is polled for [`CRD_SETTLE`], the time a new CRD takes to be
+    /// served.
     fn resource(
         &self,
         group: &str,
@@ -861,22 +892,24 @@ impl KubeCluster {
             Some(v) => d.resolve(group, v, kind).cloned(),
             None => d.preferred(group, kind).cloned(),
         };
-        let d = self.discovery(false)?;
-        let found = match find(&d) {
-            Some(r) => Some(r),
-            None => {
-                let fresh = self.discovery(true)?;
-                find(&fresh)
-            }
-        };
-        let d = self.discovery(false)?;
+        let mut d = self.discovery(Refresh::No)?;
+        let mut found = find(&d);
+        if found.is_none() {
+            d = self.discovery(Refresh::IfStale)?;
+            found = find(&d);
+        }
+        while found.is_none()
+            && self
+                .lock()
+                .api_changed_at
+                .is_some_and(|t| t.elapsed() < CRD_SETTLE)
+        {
+            std::thread::sleep(Duration::from_millis(500));
+            d = self.discovery(Refresh::Force)?;
+            found = find(&d);
+        }
         Ok(match found {
-            Some(info) => {
-                self.lock()
-                    .touched
-                    .insert((info.group.clone(), info.kind.clone()), info.clone());
-                Ok(info)
-            }
+            Some(info) => Ok(info),
             None => Err(KubeError::UnknownKind {
                 api_version: match version {
                     Some(v) if group.is_empty() => v.to_string(),
@@ -888,6 +921,26 @@ impl KubeCluster {
                 hint: d.unknown_hint(group, kind),
             }),
         })
+    }
+
+    /// Records that `info` was used, so `events_since` watches it.
+    fn touch(&self, info: &ResourceInfo) {
+        self.lock()
+            .touched
+            .entry((info.group.clone(), info.kind.clone()))
+            .or_insert_with(|| info.clone());
+    }
+
+    /// Notes a change to what the API server serves.
+    fn note_api_change(&self, info: &ResourceInfo) {
+        let changes_api = matches!(
+            (info.group.as_str(), info.kind.as_str()),
+            ("apiextensions.k8s.io", "CustomResourceDefinition")
+                | ("apiregistration.k8s.io", "APIService")
+        );
+        if changes_api {
+            self.lock().api_changed_at = Some(Instant::now());
+        }
     }
 
     fn invalid(r: &ResourceRef, message: &str) -> ClusterError {
@@ -910,9 +963,12 @@ impl KubeCluster {
         let info = info.clone();
         let ns = namespace.map(str::to_string);
         let labels = labels.to_string();
-        self.run("list", async move {
+        let used = info.clone();
+        let items = self.run("list", async move {
             list_all(&client, &server, &info, ns.as_deref(), &labels, false).await
-        })
+        })?;
+        self.touch(&used);
+        Ok(items)
     }
 
     /// Objects tracked by `app` across every listable kind.
@@ -922,7 +978,7 @@ impl KubeCluster {
         sel: &Selector,
         labels: &str,
     ) -> Result<Vec<Value>, ClusterError> {
-        let d = self.discovery(false)?;
+        let d = self.discovery(Refresh::No)?;
         let kinds: Vec<ResourceInfo> = d
             .listable()
             .into_iter()
@@ -979,9 +1035,6 @@ impl KubeCluster {
                     out.push(o);
                 }
             }
-            self.lock()
-                .touched
-                .insert((info.group.clone(), info.kind.clone()), info);
         }
         Ok(out)
     }
@@ -1022,7 +1075,7 @@ impl KubeCluster {
                     .unwrap_or_else(|| "none".into());
                 return Err(self.err(KubeError::DeleteTimeout {
                     resource: r.to_string(),
-                    secs: wait.as_secs(),
+                    waited: wait,
                     finalizers,
                 }));
             }
@@ -1042,7 +1095,7 @@ impl KubeCluster {
         let what = format!("get {r}");
         let api_version = info.api_version();
         let kind = info.kind.clone();
-        self.run(&what.clone(), async move {
+        let found = self.run(&what.clone(), async move {
             let req = Request::new(path)
                 .get(&name, &Default::default())
                 .map_err(|e| KubeError::Client {
@@ -1060,7 +1113,9 @@ impl KubeCluster {
                     e => Err(e),
                 },
             }
-        })
+        })?;
+        self.touch(info);
+        Ok(found)
     }
 }
 
@@ -1291,7 +1346,7 @@ impl Cluster for KubeCluster {
             (None, Some(app)) => self.list_tracked(app, sel, &labels)?,
             (None, None) => {
                 // Everything: each listable kind in full.
-                let d = self.discovery(false)?;
+                let d = self.discovery(Refresh::No)?;
                 let mut all = Vec::new();
                 for info in d.listable() {
                     if sel
@@ -1375,7 +1430,12 @@ impl Cluster for KubeCluster {
                     message,
                 })
             }
-            other => other,
+            Ok(stored) => {
+                self.touch(&info);
+                self.note_api_change(&info);
+                Ok(stored)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -1403,6 +1463,8 @@ impl Cluster for KubeCluster {
                 },
             }
         })?;
+        self.touch(&info);
+        self.note_api_change(&info);
         let Some(answer) = deleted else {
             return Ok(false);
         };

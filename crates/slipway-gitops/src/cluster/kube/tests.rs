@@ -501,3 +501,419 @@ fn kubeconfig_environments_open_a_kube_cluster() {
     let err = err.to_string();
     assert!(err.contains("has no context \"nope\""), "{err}");
 }
+
+/// One scripted answer: the first route whose method, path and query
+/// fragment match (and that has uses left) answers.
+struct Route {
+    method: &'static str,
+    path: String,
+    query: &'static str,
+    status: u16,
+    body: String,
+    uses: Option<usize>,
+}
+
+fn route(method: &'static str, path: &str, query: &'static str, status: u16, body: Value) -> Route {
+    Route {
+        method,
+        path: path.into(),
+        query,
+        status,
+        body: body.to_string(),
+        uses: None,
+    }
+}
+
+/// A request the scripted server saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    target: String,
+    content_type: String,
+    body: String,
+}
+
+/// A scripted API server on loopback (plain HTTP): enough to drive discovery,
+/// get, paged list, apply, delete and watch through the real client.
+struct ScriptedServer {
+    url: String,
+    seen: std::sync::Arc<Mutex<Vec<Seen>>>,
+}
+
+impl ScriptedServer {
+    fn start(routes: Vec<Route>) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let routes = Mutex::new(routes);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let target = parts.next().unwrap_or("").to_string();
+                let (mut length, mut content_type) = (0usize, String::new());
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    let (k, v) = h.split_once(':').unwrap_or((&h, ""));
+                    match k.to_ascii_lowercase().as_str() {
+                        "content-length" => length = v.trim().parse().unwrap_or(0),
+                        "content-type" => content_type = v.trim().to_string(),
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                let mut routes = routes.lock().unwrap();
+                let answer = routes.iter_mut().find(|r| {
+                    r.method == method
+                        && r.path == path
+                        && query.contains(r.query)
+                        && r.uses != Some(0)
+                });
+                let (status, text) = match answer {
+                    Some(r) => {
+                        if let Some(n) = r.uses.as_mut() {
+                            *n -= 1;
+                        }
+                        (r.status, r.body.clone())
+                    }
+                    None => (404, json!({"kind": "Status", "code": 404, "reason": "NotFound", "message": format!("no route for {method} {target}")}).to_string()),
+                };
+                log.lock().unwrap().push(Seen {
+                    method,
+                    target: target.clone(),
+                    content_type,
+                    body: String::from_utf8_lossy(&body).into(),
+                });
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        Self { url, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn count(&self, method: &str, path: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.method == method && s.target.split('?').next() == Some(path))
+            .count()
+    }
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message})
+}
+
+fn discovery_routes() -> Vec<Route> {
+    vec![
+        route(
+            "GET",
+            "/api",
+            "",
+            200,
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+        ),
+        route(
+            "GET",
+            "/apis",
+            "",
+            200,
+            json!({"kind": "APIGroupList", "groups": [
+            {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]}),
+        ),
+        route(
+            "GET",
+            "/api/v1",
+            "",
+            200,
+            json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+            res("configmaps", "ConfigMap", true, ALL_VERBS), res("namespaces", "Namespace", false, ALL_VERBS),
+            res("secrets", "Secret", true, ALL_VERBS)]}),
+        ),
+        route(
+            "GET",
+            "/apis/apps/v1",
+            "",
+            200,
+            json!({"kind": "APIResourceList", "groupVersion": "apps/v1", "resources": [
+            res("deployments", "Deployment", true, ALL_VERBS)]}),
+        ),
+    ]
+}
+
+fn scripted_cluster(server: &ScriptedServer) -> (tempfile::TempDir, KubeCluster) {
+    let (dir, path) = write_kubeconfig(&KUBECONFIG.replace("https://127.0.0.1:1", &server.url));
+    let options = KubeOptions {
+        delete_wait: Duration::from_secs(3),
+        ..fast()
+    };
+    let c = KubeCluster::connect_with("staging", &path, "dev", options).unwrap();
+    (dir, c)
+}
+
+fn cm_item(ns: &str, name: &str, rv: u32) -> Value {
+    json!({"metadata": {"name": name, "namespace": ns, "resourceVersion": rv.to_string(), "uid": format!("uid-{name}")}, "data": {"k": name}})
+}
+
+#[test]
+fn talks_to_an_api_server_over_http() {
+    let mut routes = discovery_routes();
+    routes.extend([
+        route("GET", "/api/v1/namespaces/web/configmaps/a", "", 200, cm_item("web", "a", 5)),
+        route("GET", "/api/v1/configmaps", "continue=page2", 200, json!({"kind": "ConfigMapList", "metadata": {"resourceVersion": "9"}, "items": [cm_item("web", "a", 5)]})),
+        route("GET", "/api/v1/configmaps", "labelSelector=app%3Dweb", 200, json!({"kind": "ConfigMapList", "metadata": {"continue": "page2"}, "items": [cm_item("web", "z", 6), cm_item("api", "b", 7)]})),
+        route("GET", "/api/v1/secrets", "", 403, status(403, "Forbidden", "secrets is forbidden: User \"dev\" cannot list resource \"secrets\" in API group \"\" at the cluster scope")),
+        route("PATCH", "/apis/apps/v1/namespaces/web/deployments/api", "", 200,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "web", "resourceVersion": "10", "uid": "d1"}, "spec": {"replicas": 2}})),
+        route("PATCH", "/api/v1/namespaces/web/configmaps/bad", "", 422, status(422, "Invalid", "ConfigMap \"bad\" is invalid: data[k]: Invalid value")),
+        Route { uses: Some(1), ..route("DELETE", "/api/v1/namespaces/web/configmaps/b", "", 200, cm_item("web", "b", 8)) },
+        // Still there once (being deleted), then gone.
+        Route { uses: Some(1), ..route("GET", "/api/v1/namespaces/web/configmaps/b", "", 200, cm_item("web", "b", 8)) },
+    ]);
+    let server = ScriptedServer::start(routes);
+    let (_dir, c) = scripted_cluster(&server);
+
+    // Get fills in apiVersion and kind; missing objects and unknown kinds are None.
+    let a = c
+        .get(&ResourceRef::new("", "ConfigMap", "web", "a"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (a["apiVersion"].as_str(), a["kind"].as_str()),
+        (Some("v1"), Some("ConfigMap"))
+    );
+    assert!(
+        c.get(&ResourceRef::new("", "ConfigMap", "web", "none"))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        c.get(&ResourceRef::new("example.com", "Widget", "web", "w"))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(server.count("GET", "/api"), 1, "discovery is cached");
+
+    // Paged list with a server-side label selector, sorted by identity.
+    let listed = c
+        .list(&Selector {
+            group_kind: Some((String::new(), "ConfigMap".into())),
+            labels: Selector::parse_labels("app=web").unwrap(),
+            ..Selector::default()
+        })
+        .unwrap();
+    assert_eq!(names_of(&listed), ["api/b", "web/a", "web/z"]);
+    assert!(listed.iter().all(|o| o["kind"] == "ConfigMap"));
+    let pages = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.target.starts_with("/api/v1/configmaps?"))
+        .count();
+    assert_eq!(pages, 2);
+
+    // Forbidden says who may not do what.
+    let err = c
+        .list(&Selector {
+            group_kind: Some((String::new(), "Secret".into())),
+            ..Selector::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("environment staging: list /api/v1/secrets: forbidden: secrets is forbidden: User \"dev\""), "{err}");
+
+    // Server-side apply.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "web"}, "spec": {"replicas": 2}});
+    let stored = c.apply(&deploy, "slipway").unwrap();
+    assert_eq!(stored["metadata"]["uid"], "d1");
+    let patch = server
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "PATCH")
+        .unwrap();
+    assert_eq!(patch.content_type, "application/apply-patch+yaml");
+    assert!(
+        patch.target.contains("fieldManager=slipway") && patch.target.contains("force=true"),
+        "{}",
+        patch.target
+    );
+    assert_eq!(serde_json::from_str::<Value>(&patch.body).unwrap(), deploy);
+    // A rejected object is Invalid with the server's reason.
+    let err = c
+        .apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad", "namespace": "web"}, "data": {"k": 1}}), "slipway")
+        .unwrap_err();
+    assert!(matches!(err, ClusterError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("data[k]: Invalid value"), "{err}");
+    // An unknown kind is an error naming it, after one more discovery at most.
+    let err = c
+        .apply(
+            &json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}),
+            "slipway",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("kind Widget of apiVersion example.com/v1 is not served")
+            && err.contains("CustomResourceDefinition"),
+        "{err}"
+    );
+
+    // Delete waits until the object is gone; a second delete finds nothing.
+    assert!(
+        c.delete(&ResourceRef::new("", "ConfigMap", "web", "b"), "slipway")
+            .unwrap()
+    );
+    let del = server
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "DELETE")
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&del.body).unwrap(),
+        json!({"propagationPolicy": "Foreground"})
+    );
+    assert_eq!(
+        server.count("GET", "/api/v1/namespaces/web/configmaps/b"),
+        2
+    );
+    assert!(
+        !c.delete(&ResourceRef::new("", "ConfigMap", "web", "b"), "slipway")
+            .unwrap()
+    );
+}
+
+fn names_of(objs: &[Value]) -> Vec<String> {
+    objs.iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["metadata"]["namespace"].as_str().unwrap_or(""),
+                o.name()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_deletion_held_by_finalizers_times_out_with_them_named() {
+    let mut routes = discovery_routes();
+    let mut held = cm_item("web", "b", 8);
+    held["metadata"]["finalizers"] = json!(["example.com/cleanup"]);
+    routes.extend([
+        route(
+            "DELETE",
+            "/api/v1/namespaces/web/configmaps/b",
+            "",
+            200,
+            held.clone(),
+        ),
+        route("GET", "/api/v1/namespaces/web/configmaps/b", "", 200, held),
+    ]);
+    let server = ScriptedServer::start(routes);
+    let (_dir, path) = write_kubeconfig(&KUBECONFIG.replace("https://127.0.0.1:1", &server.url));
+    let options = KubeOptions {
+        delete_wait: Duration::from_millis(500),
+        ..fast()
+    };
+    let c = KubeCluster::connect_with("staging", &path, "dev", options).unwrap();
+    let err = c
+        .delete(&ResourceRef::new("", "ConfigMap", "web", "b"), "slipway")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "environment staging: delete ConfigMap:web/b: still present after 500ms (finalizers: example.com/cleanup)"
+    );
+}
+
+#[test]
+fn events_since_watches_the_kinds_used() {
+    let mut routes = discovery_routes();
+    let ev = |t: &str, name: &str, rv: u32, manager: &str| {
+        let mut o = cm_item("web", name, rv);
+        o["metadata"]["managedFields"] =
+            json!([{"manager": manager, "time": "2024-01-01T00:00:00Z", "operation": "Apply"}]);
+        json!({"type": t, "object": o}).to_string()
+    };
+    let cm_stream = [
+        ev("ADDED", "c", 11, "kubectl"),
+        ev("MODIFIED", "old", 3, "kubectl"),
+        json!({"type": "BOOKMARK", "object": {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "12"}}}).to_string(),
+        ev("DELETED", "c", 13, "kubectl"),
+    ]
+    .join("\n");
+    routes.extend([
+        route("GET", "/api/v1/namespaces/web/configmaps/a", "", 200, cm_item("web", "a", 5)),
+        Route { body: cm_stream, uses: Some(1), ..route("GET", "/api/v1/configmaps", "watch=true", 200, json!(null)) },
+        route("GET", "/api/v1/configmaps", "watch=true", 200, json!({"type": "ERROR", "object": status(410, "Expired", "too old resource version: 4 (900)")})),
+    ]);
+    let server = ScriptedServer::start(routes);
+    let (_dir, c) = scripted_cluster(&server);
+    // Nothing used yet: nothing watched.
+    assert!(c.events_since(4).unwrap().is_empty());
+    c.get(&ResourceRef::new("", "ConfigMap", "web", "a"))
+        .unwrap();
+    let events = c.events_since(4).unwrap();
+    let got: Vec<(EventType, String, u64, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event,
+                e.resource.to_string(),
+                e.revision,
+                e.manager.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                EventType::Added,
+                "ConfigMap:web/c".to_string(),
+                11,
+                "kubectl".to_string()
+            ),
+            (
+                EventType::Deleted,
+                "ConfigMap:web/c".to_string(),
+                13,
+                String::new()
+            ),
+        ]
+    );
+    let watch = server
+        .seen()
+        .into_iter()
+        .find(|s| s.target.contains("watch=true"))
+        .unwrap();
+    assert!(
+        watch.target.contains("resourceVersion=4") && watch.target.contains("timeoutSeconds=1"),
+        "{}",
+        watch.target
+    );
+    // A revision the server no longer keeps.
+    let err = c.events_since(4).unwrap_err().to_string();
+    assert!(
+        err.contains("from revision 4: the API server no longer keeps changes that old"),
+        "{err}"
+    );
+}
