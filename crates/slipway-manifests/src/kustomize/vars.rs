@@ -70,16 +70,32 @@ impl Var {
     }
 }
 
-/// Adds a var, refusing duplicates and vars whose object is not in the build.
-pub(crate) fn merge_var(vars: &mut Vec<Var>, resources: &[Resource], v: Var) -> Result<(), String> {
+/// Adds a var, refusing duplicates and vars that match several objects
+/// already; the one object a var matches remembers the var's name.
+pub(crate) fn merge_var(
+    vars: &mut Vec<Var>,
+    resources: &mut [Resource],
+    v: Var,
+) -> Result<(), String> {
+    let matched: Vec<usize> = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| v.matches(r))
+        .map(|(i, _)| i)
+        .collect();
+    match matched.as_slice() {
+        [one] => resources[*one].ref_vars.push(v.name.clone()),
+        [] => {}
+        many => {
+            return Err(format!(
+                "found {} resId matches for var {} (unable to disambiguate)",
+                many.len(),
+                v.name
+            ));
+        }
+    }
     if vars.iter().any(|x| x.name == v.name) {
         return Err(format!("var '{}' already encountered", v.name));
-    }
-    if !resources.iter().any(|r| v.matches(r)) {
-        return Err(format!(
-            "var '{}' cannot be mapped to a field in the set of known resources",
-            v.name
-        ));
     }
     vars.push(v);
     Ok(())
@@ -187,12 +203,24 @@ pub(crate) fn resolve(
                     v.name
                 ));
             }
-            _ => {
-                return Err(format!(
-                    "found {} resId matches for var {}",
-                    found.len(),
-                    v.name
-                ));
+            many => {
+                // Several objects match (a base reused with different
+                // prefixes): the one the var was declared against wins.
+                let declared: Vec<&Resource> = many
+                    .iter()
+                    .copied()
+                    .filter(|r| r.ref_vars.contains(&v.name))
+                    .collect();
+                match declared.as_slice() {
+                    [one] => *one,
+                    _ => {
+                        return Err(format!(
+                            "found {} resId matches for var {} (unable to disambiguate)",
+                            many.len(),
+                            v.name
+                        ));
+                    }
+                }
             }
         };
         let value = read_field(&r.obj, &v.field_path).ok_or_else(|| {
