@@ -6,29 +6,39 @@
 //! - `records-<gen>.jsonl`: one compact OSV record per line, grouped by ecosystem;
 //! - `index-<gen>.jsonl`: one [`IndexEntry`] per record (id, `modified`,
 //!   `withdrawn`, aliases, lookup keys, byte offset and length in the records file);
+//! - `match-<gen>.bin`: the matching index, one block per lookup key holding the
+//!   affected entries of every record naming that key in a compact binary form
+//!   (see `compact`), so a scan never parses the JSON of records that do not match;
+//! - `keys-<gen>.jsonl`: `[ecosystem base, lookup name, offset, length]` of each block;
 //! - `meta.json`: the current generation, counts per ecosystem and the times that
 //!   say how old the data is. Writing `meta.json` (atomically, by rename) is the
 //!   commit point of an import, so an interrupted import leaves the previous
 //!   database intact.
 //!
-//! Opening loads only the index; a scan reads the few records a package can
-//! match. Imports are incremental: a record replaces the stored copy only when
+//! Opening loads only the key directory; a scan reads one block per package and
+//! the full records of the matches. Imports parse records on several threads
+//! (in input order, see `parallel`) and are incremental: a record replaces the stored copy only when
 //! its `modified` is newer, and memory stays bounded by the index (records are
 //! streamed to a spool file, never all held at once). Zip entries are read
 //! through size caps, so a zip bomb costs a bounded amount of work.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::matching::{MatchReason, Query, Verdict, evaluate, listed_forms};
 use crate::osv::{EcosystemName, Record, lookup_name};
 use crate::scan::AdvisoryLookup;
 
+mod compact;
+mod parallel;
+
 /// Version of the on-disk layout; a database of another version must be re-imported.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Largest single record accepted (uncompressed), from a file or a zip entry.
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
@@ -52,7 +62,7 @@ pub enum DbError {
     },
     /// The database was written by another format version.
     #[error(
-        "vulnerability database in {dir} has format {found}, expected {FORMAT_VERSION}: re-import it"
+        "vulnerability database in {dir} has format {found}, this version reads format {FORMAT_VERSION}: re-import it with `slipway db import PATH...`"
     )]
     Format {
         /// The database directory.
@@ -187,14 +197,19 @@ impl IndexEntry {
 }
 
 /// An open database.
+///
+/// Opening reads `meta.json` and the key directory only; the full index is read
+/// on first use of [`Database::entries`] (imports need it, scans do not).
 #[derive(Debug)]
 pub struct Database {
     dir: PathBuf,
     meta: Meta,
-    entries: Vec<IndexEntry>,
-    by_key: HashMap<(String, String), Vec<u32>>,
+    entries: OnceLock<Vec<IndexEntry>>,
+    keys: HashMap<compact::Key, (u64, u32)>,
     records_path: PathBuf,
     records: File,
+    match_path: PathBuf,
+    matches: File,
 }
 
 /// The database directory inside a data directory.
@@ -210,6 +225,39 @@ fn index_file(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("index-{generation}.jsonl"))
 }
 
+fn match_file(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("match-{generation}.bin"))
+}
+
+fn keys_file(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("keys-{generation}.jsonl"))
+}
+
+/// Read `buf.len()` bytes at `offset` without moving a shared cursor, so
+/// several threads can read one file.
+#[cfg(unix)]
+fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Read `meta.json`, `None` when there is no database.
 pub fn read_meta(data_dir: &Path) -> Result<Option<Meta>, DbError> {
     let dir = db_dir(data_dir);
@@ -219,47 +267,64 @@ pub fn read_meta(data_dir: &Path) -> Result<Option<Meta>, DbError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(&path)(e)),
     };
+    // The format is checked before the rest, so an older layout gets the
+    // "re-import" message rather than a parse error.
+    let found = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format").and_then(serde_json::Value::as_u64));
+    if let Some(found) = found
+        && found != u64::from(FORMAT_VERSION)
+    {
+        return Err(DbError::Format {
+            dir,
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+        });
+    }
     let meta: Meta = serde_json::from_str(&text).map_err(|e| DbError::Corrupt {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    if meta.format != FORMAT_VERSION {
-        return Err(DbError::Format {
-            dir,
-            found: meta.format,
-        });
-    }
     Ok(Some(meta))
+}
+
+fn read_keys(path: &Path) -> Result<HashMap<compact::Key, (u64, u32)>, DbError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut keys = HashMap::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io_err(path))?;
+        let (base, name, offset, len): (String, String, u64, u32) = serde_json::from_str(&line)
+            .map_err(|e| DbError::Corrupt {
+                path: path.to_owned(),
+                message: format!("line {}: {e}", n + 1),
+            })?;
+        keys.insert((base, name), (offset, len));
+    }
+    Ok(keys)
 }
 
 impl Database {
     /// Open the database of `data_dir`.
     ///
     /// # Errors
-    /// [`DbError::Missing`] when nothing was imported; damaged or unreadable files.
+    /// [`DbError::Missing`] when nothing was imported, [`DbError::Format`] when
+    /// it was written by another version; damaged or unreadable files.
     pub fn open(data_dir: &Path) -> Result<Self, DbError> {
         let dir = db_dir(data_dir);
         let meta = read_meta(data_dir)?.ok_or_else(|| DbError::Missing { dir: dir.clone() })?;
-        let entries = read_index(&index_file(&dir, meta.generation))?;
+        let keys = read_keys(&keys_file(&dir, meta.generation))?;
         let records_path = records_file(&dir, meta.generation);
         let records = File::open(&records_path).map_err(io_err(&records_path))?;
-        let mut by_key: HashMap<(String, String), Vec<u32>> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
-            let i = u32::try_from(i).map_err(|_| DbError::Corrupt {
-                path: records_path.clone(),
-                message: "too many records".to_owned(),
-            })?;
-            for k in &e.keys {
-                by_key.entry(k.clone()).or_default().push(i);
-            }
-        }
+        let match_path = match_file(&dir, meta.generation);
+        let matches = File::open(&match_path).map_err(io_err(&match_path))?;
         Ok(Database {
             dir,
             meta,
-            entries,
-            by_key,
+            entries: OnceLock::new(),
+            keys,
             records_path,
             records,
+            match_path,
+            matches,
         })
     }
 
@@ -273,9 +338,16 @@ impl Database {
         &self.dir
     }
 
-    /// The index, one entry per record.
-    pub fn entries(&self) -> &[IndexEntry] {
-        &self.entries
+    /// The index, one entry per record (read on first use).
+    ///
+    /// # Errors
+    /// When the index file cannot be read or is damaged.
+    pub fn entries(&self) -> Result<&[IndexEntry], DbError> {
+        if let Some(e) = self.entries.get() {
+            return Ok(e);
+        }
+        let loaded = read_index(&index_file(&self.dir, self.meta.generation))?;
+        Ok(self.entries.get_or_init(|| loaded))
     }
 
     /// Read the record of one index entry.
@@ -283,14 +355,15 @@ impl Database {
     /// # Errors
     /// When the records file cannot be read or the line is not a record.
     pub fn read_record(&self, entry: &IndexEntry) -> Result<Record, DbError> {
-        let mut buf = vec![0u8; entry.len as usize];
-        let mut f = &self.records;
-        f.seek(SeekFrom::Start(entry.offset))
-            .and_then(|_| f.read_exact(&mut buf))
-            .map_err(io_err(&self.records_path))?;
+        self.record_at(entry.offset, entry.len, &entry.id)
+    }
+
+    fn record_at(&self, offset: u64, len: u32, what: &str) -> Result<Record, DbError> {
+        let mut buf = vec![0u8; len as usize];
+        read_at(&self.records, offset, &mut buf).map_err(io_err(&self.records_path))?;
         serde_json::from_slice(&buf).map_err(|e| DbError::Corrupt {
             path: self.records_path.clone(),
-            message: format!("record {} at byte {}: {e}", entry.id, entry.offset),
+            message: format!("record {what} at byte {offset}: {e}"),
         })
     }
 }
@@ -298,22 +371,38 @@ impl Database {
 impl AdvisoryLookup for Database {
     type Error = DbError;
 
-    fn visit(
+    fn affecting(
         &self,
-        ecosystem: &str,
-        name: &str,
-        f: &mut dyn FnMut(&Record),
+        query: &Query<'_>,
+        now: &str,
+        f: &mut dyn FnMut(&Record, MatchReason),
     ) -> Result<(), DbError> {
         let key = (
-            EcosystemName::parse(ecosystem).base,
-            lookup_name(ecosystem, name),
+            EcosystemName::parse(query.ecosystem).base,
+            lookup_name(query.ecosystem, query.name),
         );
-        let Some(list) = self.by_key.get(&key) else {
+        let Some(&(offset, len)) = self.keys.get(&key) else {
             return Ok(());
         };
-        for &i in list {
-            let record = self.read_record(&self.entries[i as usize])?;
-            f(&record);
+        let mut buf = vec![0u8; len as usize];
+        read_at(&self.matches, offset, &mut buf).map_err(io_err(&self.match_path))?;
+        let corrupt = |m: String| DbError::Corrupt {
+            path: self.match_path.clone(),
+            message: format!("block of {} {} at byte {offset}: {m}", key.0, key.1),
+        };
+        let forms = listed_forms(query);
+        let keep = |v: &[u8]| forms.iter().any(|f| f.as_bytes() == v);
+        for c in compact::decode_block(&buf, &keep).map_err(corrupt)? {
+            let Verdict::Affected(mut reason) = evaluate(&c.slim, query, now) else {
+                continue;
+            };
+            reason.affected_index = c
+                .indexes
+                .get(reason.affected_index)
+                .copied()
+                .ok_or_else(|| corrupt("entry index out of range".to_owned()))?;
+            let record = self.record_at(c.offset, c.len, &format!("{}/{}", key.0, key.1))?;
+            f(&record, reason);
         }
         Ok(())
     }
@@ -392,8 +481,243 @@ type Chosen = (String, Loc, Option<IndexEntry>);
 /// Where the newest copy of a record lives during an import.
 #[derive(Debug, Clone, Copy)]
 enum Loc {
+    /// Entry `i` of the previous generation.
     Old(usize),
-    Spool(u64, u32),
+    /// In the spool: offset, JSON line length, fragments length (after the newline).
+    Spool(u64, u32, u32),
+}
+
+/// A record read, parsed and re-serialized by a worker.
+struct Prepared {
+    source: String,
+    raw_len: u64,
+    id: String,
+    modified: String,
+    line: Vec<u8>,
+    fragments: Vec<u8>,
+    entry: IndexEntry,
+}
+
+/// What a worker made of one input file or zip entry.
+enum Outcome {
+    /// Not a record file (a directory entry, a README).
+    Ignore,
+    /// Could not be used; `raw_len` bytes were read (counted against the archive cap).
+    Skip { skipped: Skipped, raw_len: u64 },
+    /// A record.
+    Record(Box<Prepared>),
+}
+
+fn skip(source: &str, reason: impl Into<String>, raw_len: u64) -> Outcome {
+    Outcome::Skip {
+        skipped: Skipped {
+            source: source.to_owned(),
+            reason: reason.into(),
+        },
+        raw_len,
+    }
+}
+
+/// Read at most `max` bytes of one record.
+fn read_limited(
+    source: &str,
+    reader: impl Read,
+    declared: Option<u64>,
+    max: u64,
+) -> Result<Vec<u8>, Outcome> {
+    if declared.is_some_and(|d| d > max) {
+        return Err(skip(source, format!("over the {max} byte record limit"), 0));
+    }
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
+    match reader.take(max + 1).read_to_end(&mut buf) {
+        Ok(_) if buf.len() as u64 > max => {
+            Err(skip(source, format!("over the {max} byte record limit"), 0))
+        }
+        Ok(_) => Ok(buf),
+        Err(e) => Err(skip(source, e.to_string(), 0)),
+    }
+}
+
+/// Parse a record and prepare what is stored: its compact line (without the
+/// long `details` text and per-entry `ecosystem_specific` data, which matching
+/// and reports do not use), its index entry and its matching fragments.
+fn prepare(source: String, bytes: &[u8]) -> Outcome {
+    let raw_len = bytes.len() as u64;
+    let mut record: Record = match serde_json::from_slice(bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            return skip(
+                &source,
+                format!("line {}, column {}: {e}", e.line(), e.column()),
+                raw_len,
+            );
+        }
+    };
+    if record.id.trim().is_empty() {
+        return skip(&source, "record has no id", raw_len);
+    }
+    record.details = None;
+    for a in &mut record.affected {
+        a.ecosystem_specific = None;
+    }
+    let line = match serde_json::to_vec(&record) {
+        Ok(l) => l,
+        Err(e) => return skip(&source, e.to_string(), raw_len),
+    };
+    if u32::try_from(line.len()).is_err() {
+        return skip(&source, "record too large", raw_len);
+    }
+    let fragments = compact::encode_fragments(&compact::fragments(&record));
+    let entry = IndexEntry::of(&record, 0, 0);
+    Outcome::Record(Box::new(Prepared {
+        source,
+        raw_len,
+        id: record.id,
+        modified: record.modified,
+        line,
+        fragments,
+        entry,
+    }))
+}
+
+fn prepare_file(path: &Path, max: u64) -> Outcome {
+    let source = path.display().to_string();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return skip(&source, e.to_string(), 0),
+    };
+    let declared = file.metadata().ok().map(|m| m.len());
+    match read_limited(&source, file, declared, max) {
+        Ok(bytes) => prepare(source, &bytes),
+        Err(o) => o,
+    }
+}
+
+type Zip = zip::ZipArchive<BufReader<File>>;
+
+fn open_zip(path: &Path) -> Result<Zip, DbError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    zip::ZipArchive::new(BufReader::with_capacity(64 * 1024, file)).map_err(|e| DbError::Input {
+        path: path.to_owned(),
+        message: format!("not a readable zip archive: {e}"),
+    })
+}
+
+/// A worker's zip reader: its own handle on the archive and one inflater,
+/// reset for every entry. (A fresh inflater per entry allocates a large
+/// aligned window each time, which fragments the heap: hundreds of MB over an
+/// OSV export of 200,000 records.)
+struct ZipWorker {
+    archive: Option<Zip>,
+    inflater: flate2::Decompress,
+    raw: Vec<u8>,
+}
+
+impl ZipWorker {
+    fn new(path: &Path) -> Self {
+        ZipWorker {
+            archive: open_zip(path).ok(),
+            inflater: flate2::Decompress::new(false),
+            raw: Vec::new(),
+        }
+    }
+}
+
+/// Inflate `input` (raw deflate) into at most `max` bytes.
+fn inflate(
+    inflater: &mut flate2::Decompress,
+    input: &[u8],
+    declared: u64,
+    max: u64,
+) -> Result<Vec<u8>, String> {
+    inflater.reset(false);
+    let mut out: Vec<u8> = Vec::with_capacity(declared.min(max) as usize + 64);
+    loop {
+        let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
+        let rest = input.get(consumed..).unwrap_or(&[]);
+        let before = (inflater.total_in(), inflater.total_out());
+        let status = inflater
+            .decompress_vec(rest, &mut out, flate2::FlushDecompress::Finish)
+            .map_err(|e| format!("damaged deflate data: {e}"))?;
+        if out.len() as u64 > max {
+            return Err(format!("over the {max} byte record limit"));
+        }
+        if status == flate2::Status::StreamEnd {
+            return Ok(out);
+        }
+        if out.len() == out.capacity() {
+            let more = (out.capacity() as u64).clamp(4096, max + 1) as usize;
+            out.reserve(more);
+        } else if before == (inflater.total_in(), inflater.total_out()) {
+            return Err("truncated deflate data".to_owned());
+        }
+    }
+}
+
+fn prepare_zip_entry(worker: &mut ZipWorker, path: &Path, i: usize, max: u64) -> Outcome {
+    let ZipWorker {
+        archive,
+        inflater,
+        raw,
+    } = worker;
+    let Some(archive) = archive.as_mut() else {
+        return skip(
+            &format!("{}:#{i}", path.display()),
+            "cannot reopen the archive",
+            0,
+        );
+    };
+    let mut entry = match archive.by_index_raw(i) {
+        Ok(e) => e,
+        Err(e) => return skip(&format!("{}:#{i}", path.display()), e.to_string(), 0),
+    };
+    let name = entry
+        .name()
+        .map(|n| n.into_owned())
+        .unwrap_or_else(|_| format!("#{i}"));
+    if entry.is_dir() || !name.ends_with(".json") {
+        return Outcome::Ignore;
+    }
+    let source = format!("{}:{name}", path.display());
+    let declared = entry.size();
+    if declared > max {
+        return skip(&source, format!("over the {max} byte record limit"), 0);
+    }
+    // Deflate never inflates data by more than a small factor, so compressed
+    // input far above the record limit cannot be a record within it.
+    let compressed = entry.compressed_size();
+    if compressed > max + max / 8 + 1024 {
+        return skip(&source, format!("over the {max} byte record limit"), 0);
+    }
+    raw.clear();
+    if let Err(e) = (&mut entry).take(compressed).read_to_end(raw) {
+        return skip(&source, e.to_string(), 0);
+    }
+    let (method, crc) = (entry.compression(), entry.crc32());
+    drop(entry);
+    let bytes = match method {
+        zip::CompressionMethod::Stored => {
+            if raw.len() as u64 > max {
+                return skip(&source, format!("over the {max} byte record limit"), 0);
+            }
+            raw.clone()
+        }
+        zip::CompressionMethod::Deflated => match inflate(inflater, raw, declared, max) {
+            Ok(b) => b,
+            Err(reason) => return skip(&source, reason, 0),
+        },
+        other => {
+            return skip(
+                &source,
+                format!("unsupported compression method {other:?}"),
+                0,
+            );
+        }
+    };
+    if crc32fast::hash(&bytes) != crc {
+        return skip(&source, "CRC-32 mismatch: damaged archive entry", 0);
+    }
+    prepare(source, &bytes)
 }
 
 struct Importer<'a> {
@@ -407,120 +731,62 @@ struct Importer<'a> {
 }
 
 impl Importer<'_> {
-    fn offer(&mut self, source: &str, bytes: &[u8]) -> Result<(), DbError> {
-        let mut record: Record = match serde_json::from_slice(bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                self.report.skipped.push(Skipped {
-                    source: source.to_owned(),
-                    reason: format!("line {}, column {}: {e}", e.line(), e.column()),
-                });
+    /// Take one worker outcome, in input order.
+    fn accept(&mut self, outcome: Outcome) -> Result<(), DbError> {
+        let p = match outcome {
+            Outcome::Ignore => return Ok(()),
+            Outcome::Skip { skipped, .. } => {
+                self.report.skipped.push(skipped);
                 return Ok(());
             }
+            Outcome::Record(p) => p,
         };
-        if record.id.trim().is_empty() {
-            self.report.skipped.push(Skipped {
-                source: source.to_owned(),
-                reason: "record has no id".to_owned(),
-            });
-            return Ok(());
-        }
         self.report.read += 1;
-        if let Some((modified, _, _)) = self.chosen.get(&record.id)
-            && *modified >= record.modified
+        if let Some((modified, _, _)) = self.chosen.get(&p.id)
+            && *modified >= p.modified
         {
             self.report.unchanged += 1;
             return Ok(());
         }
-        // The stored copy keeps what matching and reports use: the long
-        // `details` text and per-entry `ecosystem_specific` data are dropped,
-        // which makes the records file smaller and lookups faster.
-        record.details = None;
-        for a in &mut record.affected {
-            a.ecosystem_specific = None;
-        }
-        let line = serde_json::to_vec(&record).map_err(|e| DbError::Input {
-            path: PathBuf::from(source),
-            message: e.to_string(),
-        })?;
-        let len = u32::try_from(line.len()).map_err(|_| DbError::Input {
-            path: PathBuf::from(source),
-            message: "record too large".to_owned(),
-        })?;
         let offset = self.spool_len;
+        let spool_err = io_err(&self.spool_path);
         self.spool
-            .write_all(&line)
+            .write_all(&p.line)
             .and_then(|()| self.spool.write_all(b"\n"))
-            .map_err(io_err(&self.spool_path))?;
-        self.spool_len += line.len() as u64 + 1;
-        let entry = IndexEntry::of(&record, 0, len);
+            .and_then(|()| self.spool.write_all(&p.fragments))
+            .map_err(spool_err)?;
+        let (line_len, frag_len) = (len32(&p.line, &p.source)?, len32(&p.fragments, &p.source)?);
+        self.spool_len += u64::from(line_len) + 1 + u64::from(frag_len);
+        let Prepared {
+            id,
+            modified,
+            entry,
+            ..
+        } = *p;
         self.chosen.insert(
-            record.id.clone(),
-            (record.modified, Loc::Spool(offset, len), Some(entry)),
+            id,
+            (
+                modified,
+                Loc::Spool(offset, line_len, frag_len),
+                Some(entry),
+            ),
         );
         Ok(())
     }
 
-    fn read_limited(
-        &mut self,
-        source: &str,
-        reader: impl Read,
-        declared: Option<u64>,
-    ) -> Option<Vec<u8>> {
+    fn import_files(&mut self, files: &[PathBuf]) -> Result<(), DbError> {
         let max = self.options.max_record_bytes;
-        if declared.is_some_and(|d| d > max) {
-            self.report.skipped.push(Skipped {
-                source: source.to_owned(),
-                reason: format!("over the {max} byte record limit"),
-            });
-            return None;
-        }
-        let mut buf = Vec::new();
-        match reader.take(max + 1).read_to_end(&mut buf) {
-            Ok(_) if buf.len() as u64 > max => {
-                self.report.skipped.push(Skipped {
-                    source: source.to_owned(),
-                    reason: format!("over the {max} byte record limit"),
-                });
-                None
-            }
-            Ok(_) => Some(buf),
-            Err(e) => {
-                self.report.skipped.push(Skipped {
-                    source: source.to_owned(),
-                    reason: e.to_string(),
-                });
-                None
-            }
-        }
-    }
-
-    fn import_file(&mut self, path: &Path) -> Result<(), DbError> {
-        let source = path.display().to_string();
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) => {
-                self.report.skipped.push(Skipped {
-                    source,
-                    reason: e.to_string(),
-                });
-                return Ok(());
-            }
-        };
-        let declared = file.metadata().ok().map(|m| m.len());
-        if let Some(bytes) = self.read_limited(&source, file, declared) {
-            self.offer(&source, &bytes)?;
-        }
-        Ok(())
+        parallel::ordered_map(
+            files.len(),
+            parallel::workers(),
+            || (),
+            |(), i| prepare_file(&files[i], max),
+            |o| self.accept(o).map(|()| true),
+        )
     }
 
     fn import_zip(&mut self, path: &Path) -> Result<(), DbError> {
-        let file = File::open(path).map_err(io_err(path))?;
-        let mut archive =
-            zip::ZipArchive::new(BufReader::new(file)).map_err(|e| DbError::Input {
-                path: path.to_owned(),
-                message: format!("not a readable zip archive: {e}"),
-            })?;
+        let archive = open_zip(path)?;
         let count = archive.len();
         if count > self.options.max_archive_entries {
             return Err(DbError::Input {
@@ -531,45 +797,34 @@ impl Importer<'_> {
                 ),
             });
         }
+        drop(archive);
+        let max = self.options.max_record_bytes;
+        let max_total = self.options.max_archive_bytes;
         let mut total: u64 = 0;
-        for i in 0..count {
-            let mut entry = match archive.by_index(i) {
-                Ok(e) => e,
-                Err(e) => {
+        parallel::ordered_map(
+            count,
+            parallel::workers(),
+            || ZipWorker::new(path),
+            |worker, i| prepare_zip_entry(worker, path, i, max),
+            |o| {
+                let raw = match &o {
+                    Outcome::Record(p) => p.raw_len,
+                    Outcome::Skip { raw_len, .. } => *raw_len,
+                    Outcome::Ignore => 0,
+                };
+                total += raw;
+                if total > max_total {
                     self.report.skipped.push(Skipped {
-                        source: format!("{}:#{i}", path.display()),
-                        reason: e.to_string(),
+                        source: path.display().to_string(),
+                        reason: format!(
+                            "stopped after {total} uncompressed bytes (limit {max_total}): the rest of the archive was not read"
+                        ),
                     });
-                    continue;
+                    return Ok(false);
                 }
-            };
-            let name = entry
-                .name()
-                .map(|n| n.into_owned())
-                .unwrap_or_else(|_| format!("#{i}"));
-            if entry.is_dir() || !name.ends_with(".json") {
-                continue;
-            }
-            let source = format!("{}:{name}", path.display());
-            let declared = entry.size();
-            let Some(bytes) = self.read_limited(&source, &mut entry, Some(declared)) else {
-                continue;
-            };
-            drop(entry);
-            total += bytes.len() as u64;
-            if total > self.options.max_archive_bytes {
-                self.report.skipped.push(Skipped {
-                    source: path.display().to_string(),
-                    reason: format!(
-                        "stopped after {} uncompressed bytes (limit {}): the rest of the archive was not read",
-                        total, self.options.max_archive_bytes
-                    ),
-                });
-                break;
-            }
-            self.offer(&source, &bytes)?;
-        }
-        Ok(())
+                self.accept(o).map(|()| true)
+            },
+        )
     }
 
     fn import_path(&mut self, path: &Path) -> Result<(), DbError> {
@@ -593,8 +848,11 @@ impl Importer<'_> {
                 }
             }
             files.sort();
+            // Runs of JSON files are read in parallel; zips in between keep their place.
+            let mut run: Vec<PathBuf> = Vec::new();
             for f in files {
                 if f.extension().is_some_and(|x| x == "zip") {
+                    self.import_files(&std::mem::take(&mut run))?;
                     if let Err(e) = self.import_zip(&f) {
                         self.report.skipped.push(Skipped {
                             source: f.display().to_string(),
@@ -602,16 +860,23 @@ impl Importer<'_> {
                         });
                     }
                 } else {
-                    self.import_file(&f)?;
+                    run.push(f);
                 }
             }
-            Ok(())
+            self.import_files(&run)
         } else if path.extension().is_some_and(|x| x == "zip") {
             self.import_zip(path)
         } else {
-            self.import_file(path)
+            self.import_files(&[path.to_owned()])
         }
     }
+}
+
+fn len32(bytes: &[u8], source: &str) -> Result<u32, DbError> {
+    u32::try_from(bytes.len()).map_err(|_| DbError::Input {
+        path: PathBuf::from(source),
+        message: "record too large".to_owned(),
+    })
 }
 
 /// Import OSV records from `inputs` (directories, `*.json` files, `*.zip`
@@ -629,30 +894,37 @@ pub fn import(
 ) -> Result<ImportReport, DbError> {
     let dir = db_dir(data_dir);
     fs_err::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let old = match Database::open(data_dir) {
-        Ok(db) => Some(db),
-        Err(DbError::Missing { .. }) => None,
+    // A database of another format cannot be merged into: the import starts afresh
+    // (that is the "re-import" the format error asks for).
+    let (old, generation) = match Database::open(data_dir) {
+        Ok(db) => {
+            let g = db.meta.generation + 1;
+            (Some(db), g)
+        }
+        Err(DbError::Missing { .. }) => (None, 1),
+        Err(DbError::Format { .. }) => (None, stored_generation(&dir).map_or(1, |g| g + 1)),
         Err(e) => return Err(e),
     };
-    let generation = old.as_ref().map_or(1, |db| db.meta.generation + 1);
+    let old_entries = match &old {
+        Some(db) => db.entries()?,
+        None => &[],
+    };
     let spool_path = dir.join(format!("spool-{generation}.tmp"));
     let spool = File::create(&spool_path).map_err(io_err(&spool_path))?;
     let mut importer = Importer {
         options,
-        spool: BufWriter::new(spool),
+        spool: BufWriter::with_capacity(1 << 20, spool),
         spool_path: spool_path.clone(),
         spool_len: 0,
         chosen: HashMap::new(),
         report: ImportReport::default(),
         old_ids: HashMap::new(),
     };
-    if let Some(db) = &old {
-        for (i, e) in db.entries.iter().enumerate() {
-            importer.old_ids.insert(e.id.clone(), i);
-            importer
-                .chosen
-                .insert(e.id.clone(), (e.modified.clone(), Loc::Old(i), None));
-        }
+    for (i, e) in old_entries.iter().enumerate() {
+        importer.old_ids.insert(e.id.clone(), i);
+        importer
+            .chosen
+            .insert(e.id.clone(), (e.modified.clone(), Loc::Old(i), None));
     }
     let result = inputs.iter().try_for_each(|p| importer.import_path(p));
     let result = result.and_then(|()| importer.spool.flush().map_err(io_err(&importer.spool_path)));
@@ -663,16 +935,39 @@ pub fn import(
     let written = write_generation(&dir, generation, old.as_ref(), &mut importer, inputs);
     let _ = std::fs::remove_file(&spool_path);
     let meta = written?;
-    if let Some(db) = old {
-        let g = db.meta.generation;
-        drop(db);
-        // The old generation is unreachable once meta.json points at the new one.
-        let _ = std::fs::remove_file(records_file(&dir, g));
-        let _ = std::fs::remove_file(index_file(&dir, g));
-    }
+    drop(old);
+    // Older generations (and files of older formats) are unreachable once
+    // meta.json points at the new one.
+    remove_other_generations(&dir, generation);
     let mut report = importer.report;
     report.meta = meta;
     Ok(report)
+}
+
+/// The generation a `meta.json` of any format names.
+fn stored_generation(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("meta.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("generation")?.as_u64()
+}
+
+fn remove_other_generations(dir: &Path, generation: u64) {
+    let keep = [
+        records_file(dir, generation),
+        index_file(dir, generation),
+        match_file(dir, generation),
+        keys_file(dir, generation),
+    ];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = ["records-", "index-", "match-", "keys-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+        if ours && !keep.contains(&p) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
 }
 
 fn write_generation(
@@ -686,27 +981,35 @@ fn write_generation(
     let spool = File::open(&spool_path).map_err(io_err(&spool_path))?;
     let records_path = records_file(dir, generation);
     let index_path = index_file(dir, generation);
-    let mut records = BufWriter::new(File::create(&records_path).map_err(io_err(&records_path))?);
-    let mut index = BufWriter::new(File::create(&index_path).map_err(io_err(&index_path))?);
+    let match_path = match_file(dir, generation);
+    let keys_path = keys_file(dir, generation);
+    let create = |p: &Path| -> Result<BufWriter<File>, DbError> {
+        Ok(BufWriter::with_capacity(
+            1 << 20,
+            File::create(p).map_err(io_err(p))?,
+        ))
+    };
+    let mut records = create(&records_path)?;
+    let mut index = create(&index_path)?;
+    let old_entries = match old {
+        Some(db) => db.entries()?,
+        None => &[],
+    };
 
     // Group by ecosystem then id, so records of one ecosystem sit together on disk.
     let chosen = std::mem::take(&mut importer.chosen);
-    let mut order: Vec<(&String, &Chosen)> = chosen.iter().collect();
     let first_eco = |v: &Chosen| -> String {
-        match (&v.2, v.1, old) {
-            (Some(e), _, _) => e.ecosystems.first().cloned().unwrap_or_default(),
-            (None, Loc::Old(i), Some(db)) => db.entries[i]
-                .ecosystems
-                .first()
-                .cloned()
+        match (&v.2, v.1) {
+            (Some(e), _) => e.ecosystems.first().cloned().unwrap_or_default(),
+            (None, Loc::Old(i)) => old_entries
+                .get(i)
+                .and_then(|e| e.ecosystems.first().cloned())
                 .unwrap_or_default(),
             _ => String::new(),
         }
     };
-    let mut keyed: Vec<(String, &String, &Chosen)> = order
-        .drain(..)
-        .map(|(id, v)| (first_eco(v), id, v))
-        .collect();
+    let mut keyed: Vec<(String, &String, &Chosen)> =
+        chosen.iter().map(|(id, v)| (first_eco(v), id, v)).collect();
     keyed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
 
     let mut meta = Meta {
@@ -719,17 +1022,16 @@ fn write_generation(
     for i in inputs {
         meta.sources.push(i.display().to_string());
     }
+    // Matching blocks by key, filled as records are written (their offsets known).
+    let mut blocks: HashMap<compact::Key, (u32, Vec<u8>)> = HashMap::new();
     let mut offset: u64 = 0;
     let mut buf = Vec::new();
-    let mut spool_reader = &spool;
     for (_, id, (modified, loc, fresh)) in keyed {
-        let mut entry = match (loc, fresh, old) {
-            (Loc::Spool(off, len), Some(e), _) => {
-                buf.resize(*len as usize, 0);
-                spool_reader
-                    .seek(SeekFrom::Start(*off))
-                    .and_then(|_| spool_reader.read_exact(&mut buf))
-                    .map_err(io_err(&spool_path))?;
+        let (mut entry, line_len, fragments) = match (loc, fresh, old) {
+            (Loc::Spool(off, line_len, frag_len), Some(e), _) => {
+                let (line_len, frag_len) = (*line_len as usize, *frag_len as usize);
+                buf.resize(line_len + 1 + frag_len, 0);
+                read_at(&spool, *off, &mut buf).map_err(io_err(&spool_path))?;
                 if importer.old_ids.contains_key(id.as_str()) {
                     importer.report.updated += 1;
                 } else {
@@ -738,26 +1040,40 @@ fn write_generation(
                 if e.withdrawn.is_some() {
                     importer.report.withdrawn += 1;
                 }
-                e.clone()
+                let fragments = compact::decode_fragments(&buf[line_len + 1..]).map_err(|m| {
+                    DbError::Corrupt {
+                        path: spool_path.clone(),
+                        message: format!("record {id}: {m}"),
+                    }
+                })?;
+                (e.clone(), line_len, fragments)
             }
             (Loc::Old(i), _, Some(db)) => {
-                let e = &db.entries[*i];
+                let Some(e) = old_entries.get(*i) else {
+                    continue;
+                };
                 buf.resize(e.len as usize, 0);
-                let mut r = &db.records;
-                r.seek(SeekFrom::Start(e.offset))
-                    .and_then(|_| r.read_exact(&mut buf))
-                    .map_err(io_err(&db.records_path))?;
-                e.clone()
+                read_at(&db.records, e.offset, &mut buf).map_err(io_err(&db.records_path))?;
+                let record: Record =
+                    serde_json::from_slice(&buf).map_err(|err| DbError::Corrupt {
+                        path: db.records_path.clone(),
+                        message: format!("record {} at byte {}: {err}", e.id, e.offset),
+                    })?;
+                (e.clone(), buf.len(), compact::fragments(&record))
             }
             _ => continue,
         };
         entry.offset = offset;
-        entry.len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        entry.len = u32::try_from(line_len).unwrap_or(u32::MAX);
         records
-            .write_all(&buf)
+            .write_all(&buf[..line_len])
             .and_then(|()| records.write_all(b"\n"))
             .map_err(io_err(&records_path))?;
-        offset += buf.len() as u64 + 1;
+        for (key, fragment) in &fragments {
+            let block = blocks.entry(key.clone()).or_default();
+            compact::push_block_item(block, offset, entry.len, fragment);
+        }
+        offset += line_len as u64 + 1;
         let line = serde_json::to_string(&entry).map_err(|e| DbError::Corrupt {
             path: index_path.clone(),
             message: e.to_string(),
@@ -777,16 +1093,41 @@ fn write_generation(
             *meta.ecosystems.entry(e.clone()).or_default() += 1;
         }
     }
-    records
-        .into_inner()
-        .map_err(|e| io_err(&records_path)(e.into_error()))?
-        .sync_all()
-        .map_err(io_err(&records_path))?;
-    index
-        .into_inner()
-        .map_err(|e| io_err(&index_path)(e.into_error()))?
-        .sync_all()
-        .map_err(io_err(&index_path))?;
+
+    // The matching index: blocks in key order, and the key directory.
+    let mut matches = create(&match_path)?;
+    let mut keys = create(&keys_path)?;
+    let mut sorted: Vec<(compact::Key, (u32, Vec<u8>))> = blocks.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut moffset: u64 = 0;
+    for ((base, name), (count, bytes)) in sorted {
+        let len = bytes.len() as u64 + 4;
+        matches
+            .write_all(&count.to_le_bytes())
+            .and_then(|()| matches.write_all(&bytes))
+            .map_err(io_err(&match_path))?;
+        let line =
+            serde_json::to_string(&(base, name, moffset, len)).map_err(|e| DbError::Corrupt {
+                path: keys_path.clone(),
+                message: e.to_string(),
+            })?;
+        keys.write_all(line.as_bytes())
+            .and_then(|()| keys.write_all(b"\n"))
+            .map_err(io_err(&keys_path))?;
+        moffset += len;
+    }
+
+    for (w, p) in [
+        (records, &records_path),
+        (index, &index_path),
+        (matches, &match_path),
+        (keys, &keys_path),
+    ] {
+        w.into_inner()
+            .map_err(|e| io_err(p)(e.into_error()))?
+            .sync_all()
+            .map_err(io_err(p))?;
+    }
     let meta_tmp = dir.join("meta.json.tmp");
     let meta_path = dir.join("meta.json");
     let text = serde_json::to_string_pretty(&meta).map_err(|e| DbError::Corrupt {

@@ -185,6 +185,7 @@ pub fn evaluate(record: &Record, query: &Query<'_>, now: &str) -> Verdict {
     let pkg_eco = EcosystemName::parse(query.ecosystem);
     let lookup = lookup_name(query.ecosystem, query.name);
     let version = normalize_query_version(&pkg_eco, query.version);
+    let forms = listed_forms(query);
     let mut named = false;
     let mut listed: Option<MatchReason> = None;
     for (ai, affected) in record.affected.iter().enumerate() {
@@ -215,7 +216,7 @@ pub fn evaluate(record: &Record, query: &Query<'_>, now: &str) -> Verdict {
             && affected
                 .versions
                 .iter()
-                .any(|v| v == version || v == query.version)
+                .any(|v| forms.contains(&v.as_str()))
         {
             listed = Some(MatchReason {
                 affected_index: ai,
@@ -235,6 +236,16 @@ pub fn evaluate(record: &Record, query: &Query<'_>, now: &str) -> Verdict {
         (true, true) => Verdict::NotAssessed,
         (true, false) => Verdict::NotAffected,
     }
+}
+
+/// The spellings of the installed version of `query` that a `versions[]`
+/// entry must equal: as given, and as OSV spells it (Go without the `v`).
+pub(crate) fn listed_forms<'a>(query: &Query<'a>) -> [&'a str; 2] {
+    let pkg_eco = EcosystemName::parse(query.ecosystem);
+    [
+        query.version,
+        normalize_query_version(&pkg_eco, query.version),
+    ]
 }
 
 /// Version as OSV data spells it: Go drops the leading `v` (and `go` for toolchains).

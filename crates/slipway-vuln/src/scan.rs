@@ -2,7 +2,7 @@
 //! field names plus why each one matched, severity per the spec's rule, and
 //! alias groups.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -122,33 +122,40 @@ impl Advisories {
     }
 }
 
-/// A set of advisories the matcher can ask for the records naming a package.
-pub trait AdvisoryLookup {
+/// A set of advisories the matcher can ask for the records affecting a package.
+///
+/// `Sync` so a scan can look packages up on several threads.
+pub trait AdvisoryLookup: Sync {
     /// Why a lookup failed (a database read error; never "not found").
-    type Error;
+    type Error: Send;
 
-    /// Call `f` with every record naming the package `name` of `ecosystem`.
+    /// Call `f` with every record that affects the package of `query` at time
+    /// `now` (RFC 3339, for withdrawals), with why it matched.
     ///
     /// # Errors
     /// When the records cannot be read: a scan must then fail, not pass.
-    fn visit(
+    fn affecting(
         &self,
-        ecosystem: &str,
-        name: &str,
-        f: &mut dyn FnMut(&Record),
+        query: &Query<'_>,
+        now: &str,
+        f: &mut dyn FnMut(&Record, MatchReason),
     ) -> Result<(), Self::Error>;
 }
 
 impl AdvisoryLookup for Advisories {
     type Error = std::convert::Infallible;
 
-    fn visit(
+    fn affecting(
         &self,
-        ecosystem: &str,
-        name: &str,
-        f: &mut dyn FnMut(&Record),
+        query: &Query<'_>,
+        now: &str,
+        f: &mut dyn FnMut(&Record, MatchReason),
     ) -> Result<(), Self::Error> {
-        self.candidates(ecosystem, name).for_each(f);
+        for record in self.candidates(query.ecosystem, query.name) {
+            if let Verdict::Affected(reason) = evaluate(record, query, now) {
+                f(record, reason);
+            }
+        }
         Ok(())
     }
 }
@@ -330,7 +337,87 @@ pub fn scan(packages: &[Package], db: &Advisories, now: &str) -> ScanResult {
     }
 }
 
+/// What one package gave.
+enum PackageResult {
+    NotAssessed(NotAssessed),
+    Findings(Vec<Finding>),
+}
+
+fn scan_package<L: AdvisoryLookup>(
+    p: &Package,
+    db: &L,
+    now: &str,
+) -> Result<PackageResult, L::Error> {
+    let version = p.lookup_version();
+    let usable = if p.ecosystem.is_empty() {
+        Err("no OSV ecosystem for this package type")
+    } else {
+        usable_version(version)
+    };
+    if let Err(reason) = usable {
+        return Ok(PackageResult::NotAssessed(NotAssessed {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            source_file: p.source_file.clone(),
+            reason: reason.to_owned(),
+        }));
+    }
+    let query = Query {
+        ecosystem: &p.ecosystem,
+        name: p.lookup_name(),
+        version,
+    };
+    let mut findings = Vec::new();
+    db.affecting(&query, now, &mut |record: &Record, reason: MatchReason| {
+        let (level, cvss) = severity(record, reason.affected_index);
+        let primary_url = record
+            .references
+            .iter()
+            .find(|r| r.kind == "ADVISORY")
+            .or_else(|| record.references.first())
+            .map(|r| r.url.clone());
+        let ecosystem = record
+            .affected
+            .get(reason.affected_index)
+            .and_then(|a| a.package.as_ref())
+            .map(|pk| pk.ecosystem.clone())
+            .unwrap_or_default();
+        findings.push(Finding {
+            vulnerability_id: record.id.clone(),
+            aliases: record.aliases.clone(),
+            pkg_name: p.name.clone(),
+            src_name: p.source_name.clone().filter(|s| *s != p.name),
+            installed_version: version.to_owned(),
+            fixed_version: reason.fixed.clone(),
+            status: if reason.fixed.is_some() {
+                "fixed"
+            } else {
+                "affected"
+            },
+            severity: level,
+            cvss,
+            primary_url,
+            title: record.summary.clone(),
+            target: p.source_file.clone(),
+            purl: p.purl.clone(),
+            matched_by: MatchedBy {
+                ecosystem,
+                lookup_name: p.lookup_name().to_owned(),
+                range: reason,
+            },
+            matched_records: vec![record.id.clone()],
+            line: p.line,
+        });
+    })?;
+    Ok(PackageResult::Findings(findings))
+}
+
+/// Packages per thread below which a scan stays on one thread.
+const PARALLEL_MIN: usize = 64;
+
 /// Match every package against any [`AdvisoryLookup`] (the on-disk database).
+/// Packages are looked up on up to 4 threads; the result is the same as a
+/// sequential scan.
 ///
 /// # Errors
 /// When the lookup fails; no partial result is returned, so a damaged
@@ -340,84 +427,56 @@ pub fn scan_in<L: AdvisoryLookup>(
     db: &L,
     now: &str,
 ) -> Result<ScanResult, L::Error> {
-    let mut result = ScanResult::default();
-    let mut seen: BTreeMap<(String, String, String, String), ()> = BTreeMap::new();
-    for p in packages {
-        let version = p.lookup_version();
-        let usable = if p.ecosystem.is_empty() {
-            Err("no OSV ecosystem for this package type")
-        } else {
-            usable_version(version)
-        };
-        if let Err(reason) = usable {
-            result.not_assessed.push(NotAssessed {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                source_file: p.source_file.clone(),
-                reason: reason.to_owned(),
-            });
-            continue;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get().min(4))
+        .min(packages.len() / PARALLEL_MIN)
+        .max(1);
+    let run = |chunk: &[Package]| -> Result<Vec<PackageResult>, L::Error> {
+        chunk.iter().map(|p| scan_package(p, db, now)).collect()
+    };
+    let per_package: Vec<PackageResult> = if threads == 1 {
+        run(packages)?
+    } else {
+        let size = packages.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<PackageResult>, L::Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = packages
+                .chunks(size)
+                .map(|chunk| s.spawn(move || run(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(packages.chunks(size))
+                // A panicking worker is a bug; its chunk is scanned again here
+                // so the panic surfaces on this thread.
+                .map(|(h, chunk)| h.join().unwrap_or_else(|_| run(chunk)))
+                .collect()
+        });
+        let mut all = Vec::with_capacity(packages.len());
+        for part in parts {
+            all.extend(part?);
         }
-        let query = Query {
-            ecosystem: &p.ecosystem,
-            name: p.lookup_name(),
-            version,
-        };
-        let findings = &mut result.findings;
-        db.visit(&p.ecosystem, p.lookup_name(), &mut |record: &Record| {
-            let Verdict::Affected(reason) = evaluate(record, &query, now) else {
-                return;
-            };
-            // Binary packages of one source package are reported once.
-            let key = (
-                record.id.clone(),
-                p.ecosystem.clone(),
-                p.lookup_name().to_owned(),
-                version.to_owned(),
-            );
-            if seen.insert(key, ()).is_some() {
-                return;
+        all
+    };
+    let mut result = ScanResult::default();
+    // Binary packages of one source package are reported once.
+    let mut seen: HashSet<(String, String, String, String)> = HashSet::new();
+    for (p, r) in packages.iter().zip(per_package) {
+        match r {
+            PackageResult::NotAssessed(n) => result.not_assessed.push(n),
+            PackageResult::Findings(list) => {
+                for f in list {
+                    let key = (
+                        f.vulnerability_id.clone(),
+                        p.ecosystem.clone(),
+                        p.lookup_name().to_owned(),
+                        f.installed_version.clone(),
+                    );
+                    if seen.insert(key) {
+                        result.findings.push(f);
+                    }
+                }
             }
-            let (level, cvss) = severity(record, reason.affected_index);
-            let primary_url = record
-                .references
-                .iter()
-                .find(|r| r.kind == "ADVISORY")
-                .or_else(|| record.references.first())
-                .map(|r| r.url.clone());
-            let ecosystem = record
-                .affected
-                .get(reason.affected_index)
-                .and_then(|a| a.package.as_ref())
-                .map(|pk| pk.ecosystem.clone())
-                .unwrap_or_default();
-            findings.push(Finding {
-                vulnerability_id: record.id.clone(),
-                aliases: record.aliases.clone(),
-                pkg_name: p.name.clone(),
-                src_name: p.source_name.clone().filter(|s| *s != p.name),
-                installed_version: version.to_owned(),
-                fixed_version: reason.fixed.clone(),
-                status: if reason.fixed.is_some() {
-                    "fixed"
-                } else {
-                    "affected"
-                },
-                severity: level,
-                cvss,
-                primary_url,
-                title: record.summary.clone(),
-                target: p.source_file.clone(),
-                purl: p.purl.clone(),
-                matched_by: MatchedBy {
-                    ecosystem,
-                    lookup_name: p.lookup_name().to_owned(),
-                    range: reason,
-                },
-                matched_records: vec![record.id.clone()],
-                line: p.line,
-            });
-        })?;
+        }
     }
     Ok(result)
 }

@@ -95,8 +95,111 @@ fn import_is_incremental_by_modified_and_skips_bad_records() {
     assert_eq!(ids(&db, "lodash", "5.0.0"), Vec::<String>::new());
     assert_eq!(ids(&db, "lodash", "3.0.0"), ["A-2"]);
     // Only one generation stays on disk.
-    let files = std::fs::read_dir(db.dir()).unwrap().count();
-    assert_eq!(files, 3);
+    let mut files: Vec<String> = std::fs::read_dir(db.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "index-2.jsonl",
+            "keys-2.jsonl",
+            "match-2.bin",
+            "meta.json",
+            "records-2.jsonl"
+        ]
+    );
+}
+
+#[test]
+fn an_older_format_asks_for_a_reimport_and_import_replaces_it() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = db_dir(data.path());
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(
+        dir.join("meta.json"),
+        r#"{"format":1,"generation":4,"imported_at":"","newest_modified":"","records":0,"withdrawn":0,"ecosystems":{},"sources":[]}"#,
+    )
+    .unwrap();
+    fs_err::write(dir.join("records-4.jsonl"), "").unwrap();
+    fs_err::write(dir.join("index-4.jsonl"), "").unwrap();
+    let err = Database::open(data.path()).unwrap_err();
+    assert!(matches!(err, DbError::Format { found: 1, .. }), "{err}");
+    assert!(err.to_string().contains("re-import"), "{err}");
+
+    let src = tempfile::tempdir().unwrap();
+    let path = src.path().join("A-1.json");
+    fs_err::write(&path, record("A-1", "2024-01-01T00:00:00Z", "x", "2.0.0")).unwrap();
+    let report = import(data.path(), &[path], &options()).unwrap();
+    assert_eq!((report.added, report.meta.generation), (1, 5));
+    let db = Database::open(data.path()).unwrap();
+    assert_eq!(ids(&db, "x", "1.0.0"), ["A-1"]);
+    assert!(!dir.join("records-4.jsonl").exists());
+    assert!(!dir.join("index-4.jsonl").exists());
+}
+
+#[test]
+fn a_damaged_matching_index_fails_the_scan() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let path = src.path().join("A-1.json");
+    fs_err::write(&path, record("A-1", "2024-01-01T00:00:00Z", "x", "2.0.0")).unwrap();
+    import(data.path(), &[path], &options()).unwrap();
+    let match_path = db_dir(data.path()).join("match-1.bin");
+    let bytes = fs_err::read(&match_path).unwrap();
+    fs_err::write(&match_path, &bytes[..bytes.len() / 2]).unwrap();
+    let db = Database::open(data.path()).unwrap();
+    let err = scan_in(&[npm("x", "1.0.0")], &db, NOW).unwrap_err();
+    assert!(err.to_string().contains("match-1.bin"), "{err}");
+}
+
+#[test]
+fn many_records_import_in_input_order_and_scan_in_parallel() {
+    // Enough records and packages for the parallel paths; a duplicated id keeps
+    // the newer copy whatever thread parsed it.
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let zip_path = src.path().join("all.zip");
+    let mut entries: Vec<(String, Vec<u8>)> = (0..600)
+        .map(|i| {
+            (
+                format!("A-{i}.json"),
+                record(
+                    &format!("A-{i}"),
+                    "2024-01-01T00:00:00Z",
+                    &format!("p{}", i % 300),
+                    "2.0.0",
+                )
+                .into_bytes(),
+            )
+        })
+        .collect();
+    entries.push((
+        "A-7-again.json".to_owned(),
+        record("A-7", "2025-01-01T00:00:00Z", "p7", "0.5.0").into_bytes(),
+    ));
+    entries.push((
+        "A-8-older.json".to_owned(),
+        record("A-8", "2023-01-01T00:00:00Z", "p8", "0.5.0").into_bytes(),
+    ));
+    let refs: Vec<(&str, Vec<u8>)> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.clone()))
+        .collect();
+    write_zip(&zip_path, &refs);
+    let report = import(data.path(), &[zip_path], &options()).unwrap();
+    assert_eq!((report.read, report.added, report.unchanged), (602, 600, 1));
+    let db = Database::open(data.path()).unwrap();
+    let packages: Vec<Package> = (0..300).map(|i| npm(&format!("p{i}"), "1.0.0")).collect();
+    let r = scan_in(&packages, &db, NOW).unwrap();
+    // Two records per package, except p7 whose A-7 is now fixed in 0.5.0.
+    assert_eq!(r.findings.len(), 599);
+    assert_eq!(r.findings[0].pkg_name, "p0");
+    assert_eq!(r.findings[0].vulnerability_id, "A-0");
+    assert_eq!(r.findings[0].fixed_version.as_deref(), Some("2.0.0"));
+    assert!(!r.findings.iter().any(|f| f.vulnerability_id == "A-7"));
+    assert_eq!(r.findings.last().unwrap().pkg_name, "p299");
 }
 
 #[test]
