@@ -946,7 +946,7 @@ pub fn import(
 
 /// The generation a `meta.json` of any format names.
 fn stored_generation(dir: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(dir.join("meta.json")).ok()?;
+    let text = fs_err::read_to_string(dir.join("meta.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("generation")?.as_u64()
 }
