@@ -71,7 +71,9 @@ const SUSTAINED_P99: Duration = Duration::from_millis(10);
 fn conformance() -> PathBuf {
     std::env::var_os("SLIPWAY_CONFORMANCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+        })
 }
 
 /// Copies the 20 policy files into `dir`; returns the resource files their
@@ -125,7 +127,10 @@ fn reviews(files: &[PathBuf]) -> Vec<Vec<u8>> {
                 continue;
             }
             let (group, version) = api.split_once('/').unwrap_or(("", api));
-            let name = obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+            let name = obj
+                .pointer("/metadata/name")
+                .cloned()
+                .unwrap_or(Value::Null);
             let namespace = obj
                 .pointer("/metadata/namespace")
                 .cloned()
@@ -263,7 +268,10 @@ async fn run(
     // Throughput counts answers finished within the offered window (plus the
     // latency bound), so a backlog drained afterwards does not count as sustained.
     let window_end = deadline + SUSTAINED_P99;
-    let in_window = all.iter().filter(|(t0, took)| *t0 + *took <= window_end).count();
+    let in_window = all
+        .iter()
+        .filter(|(t0, took)| *t0 + *took <= window_end)
+        .count();
     let achieved = in_window as f64 / (window_end - start).as_secs_f64().max(1e-9);
     let mut latencies: Vec<Duration> = all.drain(..).map(|(_, d)| d).collect();
     latencies.sort_unstable();
@@ -309,7 +317,12 @@ fn main() {
         set.skipped.len(),
         bodies.len()
     );
-    assert_eq!(set.policies.len(), 20, "all 20 policies must load: {:?}", set.skipped);
+    assert_eq!(
+        set.policies.len(),
+        20,
+        "all 20 policies must load: {:?}",
+        set.skipped
+    );
 
     // The server: two workers, as `slipway serve` runs on this 2-core machine.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -321,7 +334,11 @@ fn main() {
     let tls = ensure_self_signed(&tmp.path().join("tls"), &default_hosts()).expect("tls");
     let state = WebhookState::new(store, Arc::new(Metrics::new()));
     let server = server_rt
-        .block_on(serve_tls("127.0.0.1:0".parse().expect("addr"), &tls, router(state)))
+        .block_on(serve_tls(
+            "127.0.0.1:0".parse().expect("addr"),
+            &tls,
+            router(state),
+        ))
         .expect("webhook listens");
     let url = format!("https://localhost:{}/validate", server.addr.port());
 
