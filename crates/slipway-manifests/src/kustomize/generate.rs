@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::kustomization::scalar_string;
+use super::kustomization::{confined, scalar_string};
 use super::resource::{Behavior, Resource};
 
 /// Generator options (`generatorOptions` or a generator's `options`).
@@ -120,19 +120,20 @@ pub(crate) fn generate(
         }
     }
     let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let name = if m.contains_key("metadata") {
-        let md = &m["metadata"];
-        md.get("name")
+    // A plugin config's own `name`/`namespace` win over its metadata's.
+    let meta = |k: &str| {
+        m.get("metadata")
+            .and_then(|md| md.get(k))
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string()
-    } else {
-        s("name")
     };
-    let namespace = match m.get("metadata").and_then(|md| md.get("namespace")) {
-        Some(Value::String(ns)) => ns.clone(),
-        _ => s("namespace"),
-    };
+    let name = Some(s("name"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| meta("name"));
+    let namespace = Some(s("namespace"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| meta("namespace"));
     if name.is_empty() {
         return Err("a generator needs a `name`".into());
     }
@@ -157,7 +158,7 @@ pub(crate) fn generate(
         env_files.push(e.clone());
     }
     for env in env_files {
-        let path = dir.join(&env);
+        let path = confined(dir, &env).map_err(|e| e.to_string())?;
         let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
         for (k, v) in parse_env(&text)? {
             push(k, v.into_bytes(), &mut pairs)?;
@@ -181,7 +182,7 @@ pub(crate) fn generate(
         if key.is_empty() {
             return Err(format!("key name missing in `{f}`"));
         }
-        let path = dir.join(&rel);
+        let path = confined(dir, &rel).map_err(|e| e.to_string())?;
         if path.is_dir() {
             return Err(format!("{}: is a directory", path.display()));
         }
@@ -273,6 +274,41 @@ fn encode_base64(bytes: &[u8]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The builtin `IAMPolicyGenerator`: a ServiceAccount bound to a cloud
+/// service account (only `cloud: gke`, as upstream).
+pub(crate) fn iam_policy(args: &Value) -> Result<Resource, String> {
+    let s = |path: &[&str]| super::resource::str_at(args, path).to_string();
+    let cloud = s(&["cloud"]);
+    if cloud != "gke" {
+        return Err(format!("cloud `{cloud}` is not supported, only `gke`"));
+    }
+    let name = s(&["kubernetesService", "name"]);
+    if name.is_empty() {
+        return Err("`kubernetesService.name` is required".into());
+    }
+    let mut annotations = Map::new();
+    annotations.insert(
+        "iam.gke.io/gcp-service-account".into(),
+        Value::String(format!(
+            "{}@{}.iam.gserviceaccount.com",
+            s(&["serviceAccount", "name"]),
+            s(&["serviceAccount", "projectId"])
+        )),
+    );
+    let mut md = Map::new();
+    md.insert("annotations".into(), Value::Object(annotations));
+    md.insert("name".into(), Value::String(name));
+    let namespace = s(&["kubernetesService", "namespace"]);
+    if !namespace.is_empty() {
+        md.insert("namespace".into(), Value::String(namespace));
+    }
+    let mut obj = Map::new();
+    obj.insert("apiVersion".into(), Value::String("v1".into()));
+    obj.insert("kind".into(), Value::String("ServiceAccount".into()));
+    obj.insert("metadata".into(), Value::Object(md));
+    Ok(Resource::new(Value::Object(obj)))
 }
 
 fn strings(v: Option<&Value>) -> Result<Vec<String>, String> {

@@ -61,6 +61,9 @@ pub(crate) struct Kustomization {
     pub is_component: bool,
     /// The raw fields.
     pub fields: Map<String, Value>,
+    /// Where this kustomization sits relative to the build root, when
+    /// origins are tracked (`buildMetadata`).
+    pub origin: Option<super::origin::Origin>,
 }
 
 impl Kustomization {
@@ -141,7 +144,23 @@ impl Kustomization {
             path,
             is_component,
             fields,
+            origin: None,
         })
+    }
+
+    /// The kustomization's file name (`kustomization.yaml`...).
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The origin of a builtin generator or transformer of this kustomization.
+    pub fn builtin_origin(&self, kind: &str) -> Option<super::origin::Origin> {
+        self.origin
+            .as_ref()
+            .map(|o| o.builtin(&self.file_name(), kind))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -242,5 +261,24 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Value, KustomizeErro
                 }
             })
         }
+    }
+}
+
+/// The file `rel` names relative to the kustomization directory `root`,
+/// refused when it resolves outside `root` (Kustomize's default
+/// `LoadRestrictionsRootOnly`). A file that does not exist is returned as
+/// joined, so reading it reports the missing path.
+pub(crate) fn confined(root: &Path, rel: &str) -> Result<PathBuf, KustomizeError> {
+    let joined = root.join(rel);
+    let Ok(real) = fs_err::canonicalize(&joined) else {
+        return Ok(joined);
+    };
+    if real.starts_with(root) {
+        Ok(real)
+    } else {
+        Err(KustomizeError::OutsideRoot {
+            path: real,
+            root: root.to_path_buf(),
+        })
     }
 }

@@ -15,6 +15,7 @@ mod fieldspec;
 mod generate;
 mod kustomization;
 mod nameref;
+mod origin;
 mod patch;
 mod plugins;
 mod replacements;
@@ -63,6 +64,15 @@ pub enum KustomizeError {
         path: PathBuf,
         /// The field, as written.
         field: String,
+    },
+    /// A file named in a kustomization lies outside its directory
+    /// (Kustomize's default load restrictions; directories may be anywhere).
+    #[error("security; file '{path}' is not in or below '{root}'")]
+    OutsideRoot {
+        /// The file.
+        path: PathBuf,
+        /// The kustomization directory.
+        root: PathBuf,
     },
     /// A directory has no kustomization file.
     #[error("{path}: no kustomization.yaml, kustomization.yml or Kustomization in this directory")]

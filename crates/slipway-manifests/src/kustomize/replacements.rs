@@ -239,7 +239,7 @@ pub(crate) fn load(
                 k.invalid("replacements: cannot specify both path and inline replacement".into())
             );
         }
-        let file = k.dir.join(path);
+        let file = super::kustomization::confined(&k.dir, path)?;
         let text = fs_err::read_to_string(&file).map_err(|source| KustomizeError::Io {
             path: file.clone(),
             source,
