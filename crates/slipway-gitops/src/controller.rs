@@ -19,6 +19,7 @@ use crate::cluster::embedded::EmbeddedCluster;
 use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER, ResourceRef, Selector};
 use crate::diff::{ResourceDiff, diff_resource, unified_diff, validate_ignores};
 use crate::environments::{EnvError, Environments, Target};
+use crate::gate::SyncGate;
 use crate::git::{GitError, RepoCache};
 use crate::health::{AppHealth, HealthStatus, ResourceHealthInput, app_health, resource_health_in};
 use crate::plan::{
@@ -36,6 +37,10 @@ use crate::tracking::set_tracking;
 pub const APP_KIND: &str = "Application";
 /// ApplicationSet kind.
 pub const APPSET_KIND: &str = "ApplicationSet";
+/// Condition type of a pre-sync gate failure that blocked the last sync.
+pub const POLICY_VIOLATION: &str = "PolicyViolation";
+/// Condition type of an Audit finding of the pre-sync gate.
+pub const POLICY_AUDIT: &str = "PolicyAudit";
 
 /// Controller errors.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +174,7 @@ pub struct Controller {
     repos: RepoCache,
     envs: Environments,
     clusters: Mutex<HashMap<String, Arc<dyn Cluster>>>,
+    gate: Option<SyncGate>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -211,7 +217,19 @@ impl Controller {
             repos: RepoCache::new(data_dir),
             envs,
             clusters: Mutex::new(HashMap::new()),
+            gate: None,
         })
+    }
+
+    /// Runs `gate` before every sync: a failing gate blocks the sync.
+    pub fn with_gate(mut self, gate: SyncGate) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The pre-sync gate, if any.
+    pub fn gate(&self) -> Option<&SyncGate> {
+        self.gate.as_ref()
     }
 
     /// The app store.
@@ -673,6 +691,8 @@ impl Controller {
             result: "Error".into(),
             message: message.clone(),
             resources: op.results.clone(),
+            policy_violations: Vec::new(),
+            policy_audits: Vec::new(),
         };
         self.store.add_history(name, entry, app.history_limit())?;
         status.operation_state = Some(OperationState {
@@ -707,6 +727,8 @@ impl Controller {
             result: "Succeeded".into(),
             message: String::new(),
             resources: Vec::new(),
+            policy_violations: Vec::new(),
+            policy_audits: Vec::new(),
         };
         let finish = |mut entry: HistoryEntry,
                       status: &mut AppStatus|
@@ -781,6 +803,38 @@ impl Controller {
             if live_count > 0 {
                 entry.result = "Failed".into();
                 entry.message = "auto-sync will wipe out all resources; refusing (set syncPolicy.automated.allowEmpty to allow it)".into();
+                return finish(entry, &mut status);
+            }
+        }
+        // The policy gate sees everything this revision would put live,
+        // hooks included; it blocks before anything is applied.
+        status
+            .conditions
+            .retain(|c| c.kind != POLICY_VIOLATION && c.kind != POLICY_AUDIT);
+        if let Some(gate) = &self.gate {
+            let objects: Vec<&Value> = c
+                .resources
+                .iter()
+                .filter_map(|r| r.desired.as_ref())
+                .collect();
+            let verdict = gate.evaluate(name, &objects);
+            for (kind, lines) in [
+                (POLICY_VIOLATION, &verdict.violations),
+                (POLICY_AUDIT, &verdict.audits),
+            ] {
+                status.conditions.extend(lines.iter().map(|l| Condition {
+                    kind: kind.into(),
+                    message: l.clone(),
+                }));
+            }
+            entry.policy_audits = verdict.audits.clone();
+            if !verdict.passed() {
+                entry.result = "Failed".into();
+                entry.message = format!(
+                    "sync blocked by the policy gate, nothing was applied: {}",
+                    verdict.violations.join("; ")
+                );
+                entry.policy_violations = verdict.violations;
                 return finish(entry, &mut status);
             }
         }
@@ -1307,3 +1361,6 @@ impl GeneratorContext for Ctx<'_> {
         self.c.envs.items.clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -234,6 +234,12 @@ pub struct HistoryEntry {
     pub message: String,
     /// Per-resource outcome.
     pub resources: Vec<ResourceResult>,
+    /// Why the pre-sync policy gate blocked the sync (empty: it did not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_violations: Vec<String>,
+    /// Audit findings of the pre-sync policy gate (recorded, not blocking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_audits: Vec<String>,
 }
 
 /// A stored app or app set.
