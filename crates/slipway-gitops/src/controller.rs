@@ -37,6 +37,8 @@ use crate::tracking::set_tracking;
 pub const APP_KIND: &str = "Application";
 /// ApplicationSet kind.
 pub const APPSET_KIND: &str = "ApplicationSet";
+/// How often a running sync saves its progress.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 /// Condition type of a pre-sync gate failure that blocked the last sync.
 pub const POLICY_VIOLATION: &str = "PolicyViolation";
 /// Condition type of an Audit finding of the pre-sync gate.
@@ -676,7 +678,7 @@ impl Controller {
         }
         let finished = now();
         let message = format!(
-            "sync interrupted: process {} ended before the operation finished; {} step(s) were recorded",
+            "sync interrupted: process {} ended before the operation finished; {} step(s) had been recorded as done (each object is written in one transaction, so it is either applied whole or untouched); sync again to converge",
             op.pid,
             op.results.len()
         );
@@ -968,6 +970,7 @@ impl Controller {
         let mut results: Vec<ResourceResult> = Vec::new();
         let mut failed: Option<String> = None;
         let mut succeeded_hooks: Vec<SyncTask> = Vec::new();
+        let mut last_saved = std::time::Instant::now();
         for (i, t) in tasks.iter().enumerate() {
             if let Some(reason) = &failed {
                 results.push(result_of(t, "Skipped", format!("not run: {reason}")));
@@ -998,9 +1001,16 @@ impl Controller {
                     let _ = i;
                 }
             }
-            op.results = results.clone();
-            status.operation_state = Some(op.clone());
-            self.store.set_status(APP_KIND, name, &status)?;
+            // Progress is saved a few times a second, not per task: the
+            // status holds every resource, so saving it per task would make a
+            // large sync quadratic. Objects are applied in their own
+            // transactions either way; this is only the operation's record.
+            if failed.is_some() || last_saved.elapsed() >= PROGRESS_INTERVAL {
+                op.results = results.clone();
+                status.operation_state = Some(op.clone());
+                self.store.set_status(APP_KIND, name, &status)?;
+                last_saved = std::time::Instant::now();
+            }
         }
         if failed.is_some() {
             for t in &fail_hooks {

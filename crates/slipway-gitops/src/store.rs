@@ -467,6 +467,15 @@ impl AppStore {
         Ok(entry)
     }
 
+    /// Runs SQLite's integrity check; `Ok(true)` when the file is sound.
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let res: String = self
+            .lock()
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(res == "ok")
+    }
+
     /// An app's history, oldest first.
     pub fn history(&self, app: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         let texts: Vec<String> = {
