@@ -89,13 +89,28 @@ fn check(case: &Case) -> Result<(), String> {
     let got = kustomize_build(&case.target);
     if case.expect_error {
         return match got {
-            Err(_) => Ok(()),
+            Err(e) => {
+                println!("ERROR {}: {}", case.name, error_chain(&e));
+                Ok(())
+            }
             Ok(docs) => Err(format!("expected an error, got {} documents", docs.len())),
         };
     }
     let got = got.map_err(|e| format!("error: {e}"))?;
     let expected = parse_stream(&fs_err::read_to_string(case.dir.join("expected.yaml")).unwrap());
     compare(&got, &expected)
+}
+
+/// The error and its sources, as the CLI prints them.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
 
 fn describe(v: &Value) -> String {

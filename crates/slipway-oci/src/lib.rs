@@ -3,8 +3,12 @@
 //! signatures). Engines never print; every error names what failed.
 
 pub mod asn1;
+pub mod build;
 pub mod digest;
 pub mod keys;
 pub mod layout;
 pub mod legacy;
+pub mod reference;
+pub mod registry;
 pub mod sigstore;
+pub mod store;

@@ -7,60 +7,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use slipway_gitops::controller::Controller;
-use slipway_gitops::environments::Environments;
 use slipway_server::server::{ServeConfig, start};
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
-}
-
-/// A platform repo with one environment and one manual Application.
-fn platform(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let repo = root.join("platform");
-    let example = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/platform"));
-    fs_err::create_dir_all(repo.join("apps/guestbook")).unwrap();
-    for f in [
-        "slipway.yaml",
-        "apps/guestbook/deployment.yaml",
-        "apps/guestbook/service.yaml",
-    ] {
-        fs_err::copy(example.join(f), repo.join(f)).unwrap();
-    }
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "init"]);
-    let data = root.join("data");
-    let app = format!(
-        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: HEAD\n    path: apps/guestbook\n  destination:\n    name: prod\n    namespace: web\n",
-        repo.display()
-    );
-    let c = Controller::open(&data, Environments::load(&repo).unwrap()).unwrap();
-    c.apply_documents(&slipway_manifests::load_str(&app, "app.yaml").unwrap())
-        .unwrap();
-    (repo, data)
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    let start = Instant::now();
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "never ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+mod common;
+use common::{platform, wait_ready, which};
 
 async fn json_of(r: reqwest::Response) -> Value {
     serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
@@ -281,7 +231,7 @@ async fn api_sync_history_metrics_and_auth() {
 /// and our series.
 #[allow(clippy::print_stderr)] // the "skipped:" line CI logs show
 async fn prometheus_scrape(target: &str, dir: &Path) {
-    let Ok(bin) = which("prometheus") else {
+    let Some(bin) = which("prometheus") else {
         assert!(
             std::env::var_os("CI").is_none(),
             "prometheus is not installed (apt-get install prometheus) and CI is set"
@@ -289,9 +239,7 @@ async fn prometheus_scrape(target: &str, dir: &Path) {
         eprintln!("skipped: prometheus scrape test (install the Debian package `prometheus`)");
         return;
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = common::free_port();
     let cfg = dir.join("prometheus.yml");
     fs_err::write(
         &cfg,
@@ -340,13 +288,4 @@ async fn prometheus_scrape(target: &str, dir: &Path) {
     let _ = child.wait();
     assert!(up, "prometheus never saw the slipway target up");
     assert!(series, "prometheus has no slipway_syncs_total series");
-}
-
-fn which(name: &str) -> Result<std::path::PathBuf, ()> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or(())
 }

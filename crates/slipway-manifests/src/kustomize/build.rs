@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 use super::KustomizeError;
 use super::config::TransformerConfig;
 use super::generate::{self, GenKind, GenOptions};
-use super::kustomization::{Kustomization, parse_yaml};
+use super::kustomization::{Kustomization, confined, parse_yaml};
 use super::nameref;
+use super::origin::{self, BuildMetadata, Origin};
 use super::plugins::{self, ImageTag, PatchOptions, ResList};
 use super::resource::{Behavior, Resource, legacy_sort};
 use super::selector::Selector;
@@ -98,11 +99,19 @@ impl Acc {
                 r.prev = old.prev.clone();
                 r.prefixes = old.prefixes.clone();
                 r.suffixes = old.suffixes.clone();
-                r.needs_hash = r.needs_hash || old.needs_hash;
-                r.behavior = Behavior::Create;
-                if r.origin.is_none() {
-                    r.origin = old.origin.clone();
+                // The hash setting is the incoming generator's (upstream drops
+                // the old needs-hash mark unless the new resource has it).
+                r.ref_vars = old.ref_vars.clone();
+                // A merge keeps the old origin, a replace takes the new one;
+                // the transformations annotation merges like any annotation.
+                r.origin = match r.behavior {
+                    Behavior::Merge => old.origin.clone().or(r.origin.take()),
+                    _ => r.origin.take().or(old.origin.clone()),
+                };
+                if r.transformations.is_empty() {
+                    r.transformations = old.transformations.clone();
                 }
+                r.behavior = Behavior::Create;
                 self.resources[*i] = r;
                 Ok(())
             }
@@ -120,7 +129,11 @@ pub fn kustomize_build(dir: &Path) -> Result<Vec<Value>, KustomizeError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    let k = Kustomization::load(&dir)?;
+    let mut k = Kustomization::load(&dir)?;
+    let meta = BuildMetadata::from_value(k.get("buildMetadata")).map_err(|m| k.invalid(m))?;
+    if meta.tracks_origin() {
+        k.origin = Some(Origin::default());
+    }
     let mut stack = Vec::new();
     let acc = accumulate(&k, Acc::new(), &mut stack)?;
     let fail = |message: String| KustomizeError::Build {
@@ -144,7 +157,42 @@ pub fn kustomize_build(dir: &Path) -> Result<Vec<Value>, KustomizeError> {
         SortOrder::Legacy => legacy_sort(&mut resources),
         SortOrder::Fifo => {}
     }
-    Ok(resources.into_iter().map(|r| r.obj).collect())
+    Ok(resources
+        .into_iter()
+        .map(|r| with_build_metadata(r, meta))
+        .collect())
+}
+
+/// The object with the build metadata the top kustomization asks for.
+fn with_build_metadata(mut r: Resource, meta: BuildMetadata) -> Value {
+    if meta.managed_by_label {
+        let mut labels = r.labels();
+        labels.insert(
+            origin::MANAGED_BY_LABEL.into(),
+            Value::String(origin::MANAGED_BY_VALUE.into()),
+        );
+        r.set_string_map("labels", labels);
+    }
+    let mut annotations = r.annotations();
+    let before = annotations.len();
+    if meta.origin_annotations
+        && let Some(o) = &r.origin
+    {
+        annotations.insert(
+            origin::ORIGIN_ANNOTATION.into(),
+            Value::String(o.to_annotation()),
+        );
+    }
+    if meta.transformer_annotations && !r.transformations.is_empty() {
+        annotations.insert(
+            origin::TRANSFORMATIONS_ANNOTATION.into(),
+            Value::String(origin::transformations_annotation(&r.transformations)),
+        );
+    }
+    if annotations.len() != before {
+        r.set_string_map("annotations", annotations);
+    }
+    r.obj
 }
 
 enum SortOrder {
@@ -186,7 +234,7 @@ fn load_resource_file(path: &Path) -> Result<Vec<Value>, KustomizeError> {
 
 /// Reads a file named in the kustomization, relative to its directory.
 fn read_rel(k: &Kustomization, rel: &str) -> Result<(PathBuf, String), KustomizeError> {
-    let path = k.dir.join(rel);
+    let path = confined(&k.dir, rel)?;
     let text = fs_err::read_to_string(&path).map_err(|source| KustomizeError::Io {
         path: path.clone(),
         source,
@@ -230,16 +278,9 @@ fn accumulate_inner(
         dir: k.dir.clone(),
         message,
     };
-    if let Some(v) = k
-        .get("buildMetadata")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-    {
-        return Err(KustomizeError::Unsupported {
-            path: k.path.clone(),
-            field: format!("buildMetadata: {}", v.as_str().unwrap_or("?")),
-        });
-    }
+    // Only the top kustomization's `buildMetadata` counts (upstream copies
+    // it into every kustomization it reaches); others are only checked.
+    BuildMetadata::from_value(k.get("buildMetadata")).map_err(|m| k.invalid(m))?;
     // `openapi` only changes merge keys of custom types; the schema-less
     // merge already infers `name` keys, so it needs no step here.
     // resources (and the deprecated `bases`, appended as upstream does)
@@ -258,7 +299,8 @@ fn accumulate_inner(
                 path: path.clone(),
                 source,
             })?;
-            let sub = Kustomization::load(&path)?;
+            let mut sub = Kustomization::load(&path)?;
+            sub.origin = k.origin.as_ref().map(|o| o.append(&entry));
             if sub.is_component {
                 return Err(build_err(format!(
                     "expected kind != 'Component' for path '{}'",
@@ -272,10 +314,11 @@ fn accumulate_inner(
             acc.vars.extend(sub_acc.vars);
             acc.config.merge(&sub_acc.config);
         } else if path.is_file() {
+            let path = confined(&k.dir, &entry)?;
             for obj in load_resource_file(&path)? {
                 check_object(&obj).map_err(|m| build_err(format!("{}: {m}", path.display())))?;
                 let mut r = Resource::new(obj);
-                r.origin = Some(entry.clone());
+                r.origin = k.origin.as_ref().map(|o| o.append(&entry));
                 acc.append(r).map_err(build_err)?;
             }
         } else {
@@ -302,6 +345,9 @@ fn accumulate_inner(
             acc.config.merge(&super::vars::config_from_crd(&doc));
         }
     }
+    run_generators(k, acc, stack)?;
+    // Components run after this kustomization's generators and before its
+    // transformers (upstream since v5.1).
     // components
     for c in k.string_list("components")? {
         let path = k.dir.join(&c);
@@ -315,7 +361,8 @@ fn accumulate_inner(
             path: path.clone(),
             source,
         })?;
-        let sub = Kustomization::load(&path)?;
+        let mut sub = Kustomization::load(&path)?;
+        sub.origin = k.origin.as_ref().map(|o| o.append(&c));
         if !sub.is_component {
             return Err(build_err(format!(
                 "expected kind 'Component' for path '{}'",
@@ -325,14 +372,10 @@ fn accumulate_inner(
         let taken = std::mem::replace(acc, Acc::new());
         *acc = accumulate(&sub, taken, stack)?;
     }
-    run_generators(k, acc)?;
-    run_transformers(k, acc)?;
+    run_transformers(k, acc, stack)?;
     for v in k.list("vars")? {
         let var = Var::from_value(&v).map_err(|m| k.invalid(m))?;
-        vars::merge_var(&mut acc.vars, &acc.resources, var).map_err(build_err)?;
-    }
-    if k.get("replacements").is_some() {
-        super::replacements::run(k, &mut acc.resources)?;
+        vars::merge_var(&mut acc.vars, &mut acc.resources, var).map_err(build_err)?;
     }
     Ok(())
 }
@@ -351,7 +394,11 @@ fn check_object(obj: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn run_generators(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeError> {
+fn run_generators(
+    k: &Kustomization,
+    acc: &mut Acc,
+    stack: &mut Vec<PathBuf>,
+) -> Result<(), KustomizeError> {
     let build_err = |message: String| KustomizeError::Build {
         dir: k.dir.clone(),
         message,
@@ -364,48 +411,73 @@ fn run_generators(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeError
         for g in k.list(field)? {
             let mut r = generate::generate(kind, &g, &global, &k.dir)
                 .map_err(|m| k.invalid(format!("{field}: {m}")))?;
-            r.origin = None;
+            r.origin = k.builtin_origin(match kind {
+                GenKind::ConfigMap => "ConfigMapGenerator",
+                GenKind::Secret => "SecretGenerator",
+            });
             acc.absorb(r).map_err(build_err)?;
         }
     }
-    for entry in k.string_list("generators")? {
-        for cfg in plugin_configs(k, &entry)? {
-            let kind = cfg
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let gk = match kind.as_str() {
-                "ConfigMapGenerator" => GenKind::ConfigMap,
-                "SecretGenerator" => GenKind::Secret,
-                _ => {
-                    return Err(KustomizeError::Unsupported {
-                        path: k.path.clone(),
-                        field: format!("generators: {kind}"),
-                    });
-                }
-            };
-            let r = generate::generate(gk, &cfg, &GenOptions::default(), &k.dir)
-                .map_err(|m| k.invalid(format!("generators: {m}")))?;
-            acc.absorb(r).map_err(build_err)?;
-        }
+    for (cfg, cfg_origin) in plugin_configs(k, &k.string_list("generators")?, stack)? {
+        let kind = cfg
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let api = cfg.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let generated = match (api, kind.as_str()) {
+            ("builtin", "ConfigMapGenerator") => {
+                generate::generate(GenKind::ConfigMap, &cfg, &GenOptions::default(), &k.dir)
+            }
+            ("builtin", "SecretGenerator") => {
+                generate::generate(GenKind::Secret, &cfg, &GenOptions::default(), &k.dir)
+            }
+            ("builtin", "IAMPolicyGenerator") => generate::iam_policy(&cfg),
+            _ => return Err(plugin_kind_error(k, "generators", api, &kind)),
+        };
+        let mut r = generated.map_err(|m| k.invalid(format!("generators: {kind}: {m}")))?;
+        r.origin = cfg_origin.map(|o| o.of_plugin(&cfg));
+        acc.absorb(r).map_err(build_err)?;
     }
     Ok(())
 }
 
-/// The plugin configs an entry of `transformers`/`generators` stands for: an
-/// inline YAML document, a file, or a kustomization directory whose output
-/// are the configs.
-fn plugin_configs(k: &Kustomization, entry: &str) -> Result<Vec<Value>, KustomizeError> {
-    if entry.contains('\n') {
-        return yaml_docs(entry, &k.path);
+/// The plugin configs the entries of `transformers`/`generators` stand for,
+/// each with its origin when origins are tracked: inline YAML documents
+/// first, then files and kustomization directories (whose accumulated
+/// resources are the configs), as upstream orders them.
+fn plugin_configs(
+    k: &Kustomization,
+    entries: &[String],
+    stack: &mut Vec<PathBuf>,
+) -> Result<Vec<(Value, Option<Origin>)>, KustomizeError> {
+    let mut out = Vec::new();
+    let inline_origin = k.origin.as_ref().map(|o| o.append(&k.file_name()));
+    for entry in entries.iter().filter(|e| e.contains('\n')) {
+        for doc in yaml_docs(entry, &k.path)? {
+            out.push((doc, inline_origin.clone()));
+        }
     }
-    let path = k.dir.join(entry);
-    if path.is_dir() {
-        return kustomize_build(&path);
+    for entry in entries.iter().filter(|e| !e.contains('\n')) {
+        let path = k.dir.join(entry);
+        let entry_origin = k.origin.as_ref().map(|o| o.append(entry));
+        if path.is_dir() {
+            let path = fs_err::canonicalize(&path).map_err(|source| KustomizeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let mut sub = Kustomization::load(&path)?;
+            sub.origin = entry_origin;
+            let sub_acc = accumulate(&sub, Acc::new(), stack)?;
+            out.extend(sub_acc.resources.into_iter().map(|r| (r.obj, r.origin)));
+            continue;
+        }
+        let (path, text) = read_rel(k, entry)?;
+        for doc in yaml_docs(&text, &path)? {
+            out.push((doc, entry_origin.clone()));
+        }
     }
-    let (path, text) = read_rel(k, entry)?;
-    yaml_docs(&text, &path)
+    Ok(out)
 }
 
 /// Loads patch documents from a `path` or inline `patch`.
@@ -429,15 +501,37 @@ fn selector(k: &Kustomization, v: Option<&Value>) -> Result<Option<Selector>, Ku
     }
 }
 
-fn run_transformers(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeError> {
+/// Upstream's `AddTransformerAnnotation`, run after each transformer when
+/// origins are tracked: a resource without an origin takes the
+/// transformer's, others record it as a transformation.
+fn note_transformer(res: &mut [Resource], origin: Option<Origin>) {
+    let Some(o) = origin else {
+        return;
+    };
+    for r in res {
+        if r.origin.is_none() {
+            r.origin = Some(o.clone());
+        } else {
+            r.transformations.push(o.clone());
+        }
+    }
+}
+
+fn run_transformers(
+    k: &Kustomization,
+    acc: &mut Acc,
+    stack: &mut Vec<PathBuf>,
+) -> Result<(), KustomizeError> {
     let build_err = |message: String| KustomizeError::Build {
         dir: k.dir.clone(),
         message,
     };
     let res = &mut acc.resources;
     let cfg = acc.config.clone();
+    let track = |res: &mut ResList, kind: &str| note_transformer(res, k.builtin_origin(kind));
     // patchesStrategicMerge
-    for entry in k.list("patchesStrategicMerge")? {
+    let psm = k.list("patchesStrategicMerge")?;
+    for entry in &psm {
         let Some(s) = entry.as_str() else {
             return Err(k.invalid("patchesStrategicMerge entries must be strings".into()));
         };
@@ -451,24 +545,37 @@ fn run_transformers(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeErr
             plugins::smp_by_id(res, &d, PatchOptions::default()).map_err(build_err)?;
         }
     }
+    if !psm.is_empty() {
+        track(res, "PatchStrategicMergeTransformer");
+    }
     // patches
     for entry in k.list("patches")? {
         let opts = patch_options(entry.get("options"));
         let docs = patch_docs(k, &entry)?;
         let target = selector(k, entry.get("target"))?;
         apply_patch_docs(res, &docs, target.as_ref(), opts).map_err(build_err)?;
+        track(res, "PatchTransformer");
     }
     // namespace
     let ns = k.string("namespace")?;
     if !ns.is_empty() {
         plugins::namespace(res, &ns, &cfg.namespace, false).map_err(build_err)?;
+        track(res, "NamespaceTransformer");
     }
-    plugins::prefix_suffix(res, &k.string("namePrefix")?, "", &cfg.name_prefix)
-        .map_err(build_err)?;
-    plugins::prefix_suffix(res, "", &k.string("nameSuffix")?, &cfg.name_suffix)
-        .map_err(build_err)?;
+    let prefix = k.string("namePrefix")?;
+    if !prefix.is_empty() {
+        plugins::prefix_suffix(res, &prefix, "", &cfg.name_prefix).map_err(build_err)?;
+        track(res, "PrefixTransformer");
+    }
+    let suffix = k.string("nameSuffix")?;
+    if !suffix.is_empty() {
+        plugins::prefix_suffix(res, "", &suffix, &cfg.name_suffix).map_err(build_err)?;
+        track(res, "SuffixTransformer");
+    }
     // labels, then commonLabels
-    for l in k.list("labels")? {
+    let labels = k.list("labels")?;
+    let common_labels = k.string_map("commonLabels")?;
+    for l in &labels {
         let pairs = l
             .get("pairs")
             .and_then(Value::as_object)
@@ -520,15 +627,18 @@ fn run_transformers(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeErr
             }
         }
         plugins::set_map_entries(res, &pairs, &specs).map_err(build_err)?;
+        track(res, "LabelTransformer");
     }
-    plugins::set_map_entries(res, &k.string_map("commonLabels")?, &cfg.common_labels)
-        .map_err(build_err)?;
-    plugins::set_map_entries(
-        res,
-        &k.string_map("commonAnnotations")?,
-        &cfg.common_annotations,
-    )
-    .map_err(build_err)?;
+    if !labels.is_empty() || !common_labels.is_empty() {
+        plugins::set_map_entries(res, &common_labels, &cfg.common_labels).map_err(build_err)?;
+        track(res, "LabelTransformer");
+    }
+    let common_annotations = k.string_map("commonAnnotations")?;
+    if !common_annotations.is_empty() {
+        plugins::set_map_entries(res, &common_annotations, &cfg.common_annotations)
+            .map_err(build_err)?;
+        track(res, "AnnotationsTransformer");
+    }
     // patchesJson6902
     for entry in k.list("patchesJson6902")? {
         let docs = patch_docs(k, &entry)?;
@@ -539,10 +649,19 @@ fn run_transformers(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeErr
             plugins::json6902_by_selector(res, &d, &target, PatchOptions::default())
                 .map_err(build_err)?;
         }
+        track(res, "PatchJson6902Transformer");
     }
     // replicas
-    if let Some(r) = k.get("replicas") {
-        plugins::replicas(res, r, &cfg.replicas).map_err(build_err)?;
+    match k.get("replicas") {
+        None => {}
+        Some(Value::Array(entries)) => {
+            for e in entries {
+                plugins::replicas(res, &Value::Array(vec![e.clone()]), &cfg.replicas)
+                    .map_err(build_err)?;
+                track(res, "ReplicaCountTransformer");
+            }
+        }
+        Some(_) => return Err(k.invalid("field `replicas` must be a list".into())),
     }
     // images
     let tags: Vec<ImageTag> = k
@@ -551,14 +670,20 @@ fn run_transformers(k: &Kustomization, acc: &mut Acc) -> Result<(), KustomizeErr
         .map(ImageTag::from_value)
         .collect::<Result<_, _>>()
         .map_err(|m| k.invalid(format!("images: {m}")))?;
-    if !tags.is_empty() {
-        plugins::images(res, &tags, &cfg.images).map_err(build_err)?;
+    for tag in &tags {
+        plugins::images(res, std::slice::from_ref(tag), &cfg.images).map_err(build_err)?;
+        track(res, "ImageTagTransformer");
+    }
+    // replacements, the last builtin transformer
+    let reps = super::replacements::load(k, &k.list("replacements")?)?;
+    if !reps.is_empty() {
+        super::replacements::run(&reps, res).map_err(build_err)?;
+        track(res, "ReplacementTransformer");
     }
     // custom transformers
-    for entry in k.string_list("transformers")? {
-        for pc in plugin_configs(k, &entry)? {
-            run_builtin_transformer(k, res, &cfg, &pc)?;
-        }
+    for (pc, pc_origin) in plugin_configs(k, &k.string_list("transformers")?, stack)? {
+        run_builtin_transformer(k, res, &cfg, &pc)?;
+        note_transformer(res, pc_origin.map(|o| o.of_plugin(&pc)));
     }
     Ok(())
 }
@@ -606,6 +731,22 @@ fn specs_of(pc: &Value, default: &[super::config::FieldSpec]) -> Vec<super::conf
     }
 }
 
+/// Builtin plugin kinds upstream has that this renderer does not run.
+const UNSUPPORTED_BUILTINS: &[&str] = &["HelmChartInflationGenerator", "HashTransformer"];
+
+/// The error for a generator or transformer config this renderer cannot
+/// run: a non-builtin (exec, container or Go) plugin or a builtin it lacks
+/// is unsupported; any other builtin kind does not exist upstream either.
+fn plugin_kind_error(k: &Kustomization, field: &str, api: &str, kind: &str) -> KustomizeError {
+    if api == "builtin" && !UNSUPPORTED_BUILTINS.contains(&kind) {
+        return k.invalid(format!("{field}: unable to load builtin {kind}"));
+    }
+    KustomizeError::Unsupported {
+        path: k.path.clone(),
+        field: format!("{field}: plugin {api} {kind}"),
+    }
+}
+
 fn run_builtin_transformer(
     k: &Kustomization,
     res: &mut ResList,
@@ -618,10 +759,7 @@ fn run_builtin_transformer(
     };
     let kind = pc.get("kind").and_then(Value::as_str).unwrap_or("");
     let api = pc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let unsupported = || KustomizeError::Unsupported {
-        path: k.path.clone(),
-        field: format!("transformers: {api} {kind}"),
-    };
+    let unsupported = || plugin_kind_error(k, "transformers", api, kind);
     if api != "builtin" {
         return Err(unsupported());
     }
@@ -733,6 +871,24 @@ fn run_builtin_transformer(
                     .map_err(build_err)?;
             }
             Ok(())
+        }
+        "ValueAddTransformer" => {
+            let t = plugins::ValueAdd::from_value(pc, &k.dir)
+                .map_err(|m| k.invalid(format!("transformers: ValueAddTransformer: {m}")))?;
+            t.apply(res).map_err(build_err)
+        }
+        "ReplacementTransformer" => {
+            let entries = match pc.get("replacements") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a.clone(),
+                Some(_) => {
+                    return Err(
+                        k.invalid("ReplacementTransformer: `replacements` must be a list".into())
+                    );
+                }
+            };
+            let reps = super::replacements::load(k, &entries)?;
+            super::replacements::run(&reps, res).map_err(build_err)
         }
         _ => Err(unsupported()),
     }

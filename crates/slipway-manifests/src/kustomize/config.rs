@@ -158,6 +158,13 @@ impl TransformerConfig {
         for p in affinity {
             labels.push(l("apps", "", "StatefulSet", p, false));
         }
+        labels.push(l(
+            "apps",
+            "",
+            "StatefulSet",
+            "spec/volumeClaimTemplates[]/metadata/labels",
+            true,
+        ));
         labels.extend([
             l("batch", "", "Job", "spec/selector/matchLabels", false),
             l("batch", "", "Job", "spec/template/metadata/labels", true),
@@ -349,8 +356,9 @@ impl TransformerConfig {
     }
 }
 
+/// Upstream's default `varReference` field specs.
 fn default_var_reference() -> Vec<FieldSpec> {
-    let mut out = pod_specs(&[
+    let container_fields = [
         "containers/args",
         "containers/command",
         "containers/env/value",
@@ -359,19 +367,34 @@ fn default_var_reference() -> Vec<FieldSpec> {
         "initContainers/command",
         "initContainers/env/value",
         "initContainers/volumeMounts/mountPath",
-        "volumes/nfs/server",
-    ]);
+    ];
+    let mut out = Vec::new();
+    for (kind, prefix) in [
+        ("CronJob", "spec/jobTemplate/spec/template/spec"),
+        ("DaemonSet", "spec/template/spec"),
+        ("Deployment", "spec/template/spec"),
+        ("Job", "spec/template/spec"),
+        ("Pod", "spec"),
+        ("ReplicaSet", "spec/template/spec"),
+        ("StatefulSet", "spec/template/spec"),
+    ] {
+        for f in container_fields {
+            out.push(simple(kind, &format!("{prefix}/{f}")));
+        }
+        if kind != "StatefulSet" {
+            out.push(simple(kind, &format!("{prefix}/volumes/nfs/server")));
+        }
+    }
     out.extend([
         simple("Ingress", "spec/rules/host"),
         simple("Ingress", "spec/tls/hosts"),
         simple("Ingress", "spec/tls/secretName"),
-        simple("Ingress", "metadata/annotations"),
-        simple("Service", "metadata/annotations"),
+        simple("Service", "spec/ports/port"),
+        simple("Service", "spec/ports/targetPort"),
         simple("StatefulSet", "spec/volumeClaimTemplates/spec/nfs/server"),
-        simple("Certificate", "spec/commonName"),
-        simple("Certificate", "spec/dnsNames"),
-        simple("Issuer", "spec/acme/email"),
-        simple("ServiceMonitor", "spec/endpoints/tlsConfig/serverName"),
+        simple("PersistentVolume", "spec/nfs/server"),
+        simple("", "metadata/labels"),
+        simple("", "metadata/annotations"),
     ]);
     out
 }

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::kustomization::scalar_string;
+use super::kustomization::{confined, scalar_string};
 use super::resource::{Behavior, Resource};
 
 /// Generator options (`generatorOptions` or a generator's `options`).
@@ -120,19 +120,20 @@ pub(crate) fn generate(
         }
     }
     let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let name = if m.contains_key("metadata") {
-        let md = &m["metadata"];
-        md.get("name")
+    // A plugin config's own `name`/`namespace` win over its metadata's.
+    let meta = |k: &str| {
+        m.get("metadata")
+            .and_then(|md| md.get(k))
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string()
-    } else {
-        s("name")
     };
-    let namespace = match m.get("metadata").and_then(|md| md.get("namespace")) {
-        Some(Value::String(ns)) => ns.clone(),
-        _ => s("namespace"),
-    };
+    let name = Some(s("name"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| meta("name"));
+    let namespace = Some(s("namespace"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| meta("namespace"));
     if name.is_empty() {
         return Err("a generator needs a `name`".into());
     }
@@ -157,7 +158,7 @@ pub(crate) fn generate(
         env_files.push(e.clone());
     }
     for env in env_files {
-        let path = dir.join(&env);
+        let path = confined(dir, &env).map_err(|e| e.to_string())?;
         let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
         for (k, v) in parse_env(&text)? {
             push(k, v.into_bytes(), &mut pairs)?;
@@ -181,7 +182,7 @@ pub(crate) fn generate(
         if key.is_empty() {
             return Err(format!("key name missing in `{f}`"));
         }
-        let path = dir.join(&rel);
+        let path = confined(dir, &rel).map_err(|e| e.to_string())?;
         if path.is_dir() {
             return Err(format!("{}: is a directory", path.display()));
         }
@@ -213,7 +214,6 @@ pub(crate) fn generate(
         );
     }
     obj.insert("metadata".into(), Value::Object(md));
-    let b64 = base64::engine::general_purpose::STANDARD;
     match kind {
         GenKind::ConfigMap => {
             let mut data = Map::new();
@@ -224,7 +224,7 @@ pub(crate) fn generate(
                         data.insert(k, Value::String(s));
                     }
                     Err(e) => {
-                        binary.insert(k, Value::String(b64.encode(e.into_bytes())));
+                        binary.insert(k, Value::String(encode_base64(&e.into_bytes())));
                     }
                 }
             }
@@ -243,7 +243,7 @@ pub(crate) fn generate(
             );
             let data: Map<String, Value> = pairs
                 .into_iter()
-                .map(|(k, v)| (k, Value::String(b64.encode(v))))
+                .map(|(k, v)| (k, Value::String(encode_base64(&v))))
                 .collect();
             if !data.is_empty() {
                 obj.insert("data".into(), Value::Object(data));
@@ -257,6 +257,58 @@ pub(crate) fn generate(
     r.needs_hash = opts.disable_hash != Some(true);
     r.behavior = behavior;
     Ok(r)
+}
+
+/// Base64 as upstream's generators write it: lines of at most 70
+/// characters, each ending in a newline once the text needs more than one.
+fn encode_base64(bytes: &[u8]) -> String {
+    const LINE_LEN: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+    // Upstream wraps as soon as the text reaches one full line.
+    if enc.len() < LINE_LEN {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE_LEN + 1);
+    for chunk in enc.as_bytes().chunks(LINE_LEN) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
+}
+
+/// The builtin `IAMPolicyGenerator`: a ServiceAccount bound to a cloud
+/// service account (only `cloud: gke`, as upstream).
+pub(crate) fn iam_policy(args: &Value) -> Result<Resource, String> {
+    let s = |path: &[&str]| super::resource::str_at(args, path).to_string();
+    let cloud = s(&["cloud"]);
+    if cloud != "gke" {
+        return Err(format!("cloud `{cloud}` is not supported, only `gke`"));
+    }
+    let name = s(&["kubernetesService", "name"]);
+    if name.is_empty() {
+        return Err("`kubernetesService.name` is required".into());
+    }
+    let mut annotations = Map::new();
+    annotations.insert(
+        "iam.gke.io/gcp-service-account".into(),
+        Value::String(format!(
+            "{}@{}.iam.gserviceaccount.com",
+            s(&["serviceAccount", "name"]),
+            s(&["serviceAccount", "projectId"])
+        )),
+    );
+    let mut md = Map::new();
+    md.insert("annotations".into(), Value::Object(annotations));
+    md.insert("name".into(), Value::String(name));
+    let namespace = s(&["kubernetesService", "namespace"]);
+    if !namespace.is_empty() {
+        md.insert("namespace".into(), Value::String(namespace));
+    }
+    let mut obj = Map::new();
+    obj.insert("apiVersion".into(), Value::String("v1".into()));
+    obj.insert("kind".into(), Value::String("ServiceAccount".into()));
+    obj.insert("metadata".into(), Value::Object(md));
+    Ok(Resource::new(Value::Object(obj)))
 }
 
 fn strings(v: Option<&Value>) -> Result<Vec<String>, String> {

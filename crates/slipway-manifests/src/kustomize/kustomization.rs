@@ -61,6 +61,9 @@ pub(crate) struct Kustomization {
     pub is_component: bool,
     /// The raw fields.
     pub fields: Map<String, Value>,
+    /// Where this kustomization sits relative to the build root, when
+    /// origins are tracked (`buildMetadata`).
+    pub origin: Option<super::origin::Origin>,
 }
 
 impl Kustomization {
@@ -141,7 +144,23 @@ impl Kustomization {
             path,
             is_component,
             fields,
+            origin: None,
         })
+    }
+
+    /// The kustomization's file name (`kustomization.yaml`...).
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The origin of a builtin generator or transformer of this kustomization.
+    pub fn builtin_origin(&self, kind: &str) -> Option<super::origin::Origin> {
+        self.origin
+            .as_ref()
+            .map(|o| o.builtin(&self.file_name(), kind))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -217,9 +236,16 @@ pub(crate) fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
-/// Parses one YAML document; tabs after a mapping colon are tolerated as Go's YAML does.
+/// Parses one YAML document; tabs after a mapping colon are tolerated as
+/// Go's YAML does, and a repeated key keeps its last value.
 pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Value, KustomizeError> {
-    match serde_saphyr::from_str::<Value>(text) {
+    // Upstream accepts a repeated key, the last one winning.
+    let options = || {
+        serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        }
+    };
+    match serde_saphyr::from_str_with_options::<Value>(text, options()) {
         Ok(v) => Ok(v),
         Err(first) => {
             // Go's YAML accepts trailing tabs; strip trailing whitespace and retry.
@@ -228,10 +254,31 @@ pub(crate) fn parse_yaml(text: &str, path: &Path) -> Result<Value, KustomizeErro
                 .map(|l| l.trim_end_matches([' ', '\t']))
                 .collect::<Vec<_>>()
                 .join("\n");
-            serde_saphyr::from_str::<Value>(&cleaned).map_err(|_| KustomizeError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("invalid YAML: {first}"),
+            serde_saphyr::from_str_with_options::<Value>(&cleaned, options()).map_err(|_| {
+                KustomizeError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!("invalid YAML: {first}"),
+                }
             })
         }
+    }
+}
+
+/// The file `rel` names relative to the kustomization directory `root`,
+/// refused when it resolves outside `root` (Kustomize's default
+/// `LoadRestrictionsRootOnly`). A file that does not exist is returned as
+/// joined, so reading it reports the missing path.
+pub(crate) fn confined(root: &Path, rel: &str) -> Result<PathBuf, KustomizeError> {
+    let joined = root.join(rel);
+    let Ok(real) = fs_err::canonicalize(&joined) else {
+        return Ok(joined);
+    };
+    if real.starts_with(root) {
+        Ok(real)
+    } else {
+        Err(KustomizeError::OutsideRoot {
+            path: real,
+            root: root.to_path_buf(),
+        })
     }
 }

@@ -4,7 +4,7 @@
 //! hash suffixes, and the legacy output order).
 //!
 //! The pipeline per kustomization mirrors upstream's `accumulateTarget`:
-//! resources, configurations, crds, components, generators, transformers,
+//! resources, configurations, crds, generators, components, transformers,
 //! vars. Hash suffixes, back references and vars are resolved once, at the
 //! top. Every field of the Kustomization type is either implemented or
 //! refused with an error naming it; nothing is silently ignored.
@@ -15,6 +15,7 @@ mod fieldspec;
 mod generate;
 mod kustomization;
 mod nameref;
+mod origin;
 mod patch;
 mod plugins;
 mod replacements;
@@ -63,6 +64,15 @@ pub enum KustomizeError {
         path: PathBuf,
         /// The field, as written.
         field: String,
+    },
+    /// A file named in a kustomization lies outside its directory
+    /// (Kustomize's default load restrictions; directories may be anywhere).
+    #[error("security; file '{path}' is not in or below '{root}'")]
+    OutsideRoot {
+        /// The file.
+        path: PathBuf,
+        /// The kustomization directory.
+        root: PathBuf,
     },
     /// A directory has no kustomization file.
     #[error("{path}: no kustomization.yaml, kustomization.yml or Kustomization in this directory")]

@@ -137,55 +137,56 @@ impl Ctx<'_> {
         let Some(old) = node.as_str() else {
             return Ok(());
         };
-        if let Some(c) = self.select(old, candidates)? {
+        if let Some(c) = self.select(old, candidates, false)? {
             *node = Value::String(c.cur.name.clone());
         }
         Ok(())
     }
 
+    /// A map with `name` (and maybe `namespace`) fields, such as a
+    /// RoleBinding subject: both are taken from the referral.
     fn set_mapping(&self, node: &mut Value) -> Result<(), String> {
         let Some(map) = node.as_object_mut() else {
             return Ok(());
         };
-        if let Some(kind) = map.get("kind").and_then(Value::as_str)
-            && kind != self.target.kind
-        {
-            return Ok(());
-        }
         let Some(old) = map.get("name").and_then(Value::as_str).map(str::to_string) else {
-            return Ok(());
+            return Err(format!(
+                "path config error; no 'name' field in node at `{}`",
+                self.fs.path
+            ));
         };
-        let ns = map
-            .get("namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let filtered: Vec<Candidate> = match &ns {
+        let filtered: Vec<Candidate> = match map.get("namespace") {
             None => self.candidates.to_vec(),
             Some(ns) => {
-                let probe = ResId {
-                    namespace: ns.clone(),
-                    ..ResId::default()
-                };
-                self.candidates
-                    .iter()
-                    .filter(|c| {
-                        c.prev.iter().chain(std::iter::once(&c.cur)).any(|id| {
-                            ResId {
-                                gvk: Gvk::default(),
-                                ..id.clone()
-                            }
-                            .ns_equals(&probe)
+                let ns = super::kustomization::scalar_string(ns).unwrap_or_default();
+                // Upstream groups by the original namespace first, then by the
+                // current one; cluster-scoped objects are in neither group.
+                let by = |id_of: &dyn Fn(&Candidate) -> ResId| -> Vec<Candidate> {
+                    self.candidates
+                        .iter()
+                        .filter(|c| {
+                            let id = id_of(c);
+                            !id.gvk.is_cluster_scoped() && id.effective_namespace() == ns
                         })
-                    })
-                    .cloned()
-                    .collect()
+                        .cloned()
+                        .collect()
+                };
+                let by_org = by(&|c| c.prev.first().unwrap_or(&c.cur).clone());
+                if by_org.is_empty() {
+                    by(&|c| c.cur.clone())
+                } else {
+                    by_org
+                }
             }
         };
-        let Some(c) = self.select(&old, &filtered)? else {
+        let Some(c) = self.select(&old, &filtered, true)? else {
             return Ok(());
         };
+        if c.cur.name == old && c.cur.namespace.is_empty() {
+            return Ok(());
+        }
         map.insert("name".into(), Value::String(c.cur.name.clone()));
-        if !c.cur.namespace.is_empty() && ns.is_some() {
+        if !c.cur.namespace.is_empty() {
             map.insert("namespace".into(), Value::String(c.cur.namespace.clone()));
         }
         Ok(())
@@ -196,6 +197,7 @@ impl Ctx<'_> {
         &self,
         old: &str,
         candidates: &'c [Candidate],
+        compare_namespaces: bool,
     ) -> Result<Option<&'c Candidate>, String> {
         let is_role_ref = self.fs.path.ends_with("roleRef/name");
         let mut list: Vec<&Candidate> = candidates
@@ -225,14 +227,22 @@ impl Ctx<'_> {
             .iter()
             .copied()
             .filter(|c| {
-                c.prefixes == self.referrer.prefixes && c.suffixes == self.referrer.suffixes
+                same_ending(&c.prefixes, &self.referrer.prefixes)
+                    && same_ending(&c.suffixes, &self.referrer.suffixes)
             })
             .collect();
-        if same_affixes.len() == 1 {
-            return Ok(same_affixes.first().copied());
-        }
-        if list.iter().all(|c| c.cur.name == list[0].cur.name) {
+        let list = same_affixes;
+        if list.len() == 1 {
             return Ok(list.first().copied());
+        }
+        let Some(first) = list.first() else {
+            return Ok(None);
+        };
+        if list.iter().all(|c| {
+            c.cur.name == first.cur.name
+                && (!compare_namespaces || c.cur.namespace == first.cur.namespace)
+        }) {
+            return Ok(Some(first));
         }
         let ids: Vec<String> = list.iter().map(|c| c.cur.to_string()).collect();
         Err(format!(
@@ -241,4 +251,14 @@ impl Ctx<'_> {
             ids.join(", ")
         ))
     }
+}
+
+/// Upstream's `SameEndingSubSlice`: the shorter list is a suffix of the
+/// longer one (an empty list only matches an empty list).
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
 }

@@ -103,7 +103,13 @@ pub(crate) fn smp_by_selector(
     let idx = select(res, sel)?;
     let mut deleted = Vec::new();
     for i in idx {
-        if !apply_smp(&mut res[i], p, opts)? {
+        // Upstream patches each target with a copy of the patch that takes
+        // the target's apiVersion (the kind stays the patch's).
+        let mut p = p.clone();
+        if let (Some(m), Some(api)) = (p.as_object_mut(), res[i].obj.get("apiVersion")) {
+            m.insert("apiVersion".into(), api.clone());
+        }
+        if !apply_smp(&mut res[i], &p, opts)? {
             deleted.push(i);
         }
     }
@@ -132,7 +138,7 @@ pub(crate) fn json6902_by_selector(
 
 /// The namespace transformer.
 pub(crate) fn namespace(
-    res: &mut ResList,
+    res: &mut [Resource],
     ns: &str,
     specs: &[FieldSpec],
     unset_only: bool,
@@ -452,4 +458,163 @@ pub(crate) fn replicas(
         }
     }
     Ok(())
+}
+
+/// One target of the builtin `ValueAddTransformer`.
+#[derive(Debug, Clone)]
+struct ValueAddTarget {
+    selector: Option<Selector>,
+    field_path: String,
+    file_path_position: i64,
+}
+
+/// The builtin `ValueAddTransformer`: adds a value (by default the name of
+/// the kustomization directory) to a field, or into a file path held by it.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueAdd {
+    value: String,
+    targets: Vec<ValueAddTarget>,
+}
+
+impl ValueAdd {
+    /// Reads the config; `root` is the kustomization directory using it.
+    pub fn from_value(v: &Value, root: &std::path::Path) -> Result<Self, String> {
+        let mut value = v
+            .get("value")
+            .and_then(super::kustomization::scalar_string)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if value.is_empty() {
+            value = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        }
+        if v.get("targetFilePath").is_some() {
+            return Err("`targetFilePath` is not supported yet".into());
+        }
+        let mut targets = Vec::new();
+        for t in v
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if t.get("notSelector").is_some() {
+                return Err("`notSelector` is not supported yet".into());
+            }
+            let selector = match t.get("selector").filter(|s| !s.is_null()) {
+                None => None,
+                Some(s) => Some(Selector::from_value(s)?),
+            };
+            let pos = t
+                .get("filePathPosition")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if pos < 0 {
+                return Err(format!(
+                    "value of FilePathPosition ({pos}) cannot be negative"
+                ));
+            }
+            targets.push(ValueAddTarget {
+                selector,
+                field_path: t
+                    .get("fieldPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                file_path_position: pos,
+            });
+        }
+        if targets.is_empty() {
+            return Err("must specify at least one target".into());
+        }
+        Ok(Self { value, targets })
+    }
+
+    pub fn apply(&self, res: &mut ResList) -> Result<(), String> {
+        for t in &self.targets {
+            let idx = match &t.selector {
+                None => (0..res.len()).collect(),
+                Some(sel) => select(res, sel)?,
+            };
+            for i in idx {
+                let r = &mut res[i];
+                if t.field_path == "metadata/namespace" {
+                    // Upstream runs the namespace filter without field specs.
+                    namespace(
+                        std::slice::from_mut(r),
+                        &self.value,
+                        &[FieldSpec::new("", "", "", "metadata/namespace", true)],
+                        false,
+                    )?;
+                    continue;
+                }
+                let id = r.cur_id();
+                let mut node = &mut r.obj;
+                for part in fieldspec::split_path(&t.field_path) {
+                    let m = super::resource::ensure_map(node);
+                    node = m.entry(part).or_insert(Value::Null);
+                }
+                let old = match node {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return Err(format!("{id}: `{}` is not a scalar", t.field_path)),
+                };
+                let new = if t.file_path_position > 0 {
+                    insert_path_part(&old, t.file_path_position - 1, &self.value)
+                } else {
+                    self.value.clone()
+                };
+                *node = Value::String(new);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Upstream's `filesys.InsertPathPart`: `part` inserted at position `pos`
+/// of a slash-separated path (clamped; an absolute path stays absolute).
+fn insert_path_part(path: &str, pos: i64, part: &str) -> String {
+    if part.is_empty() {
+        return path.to_string();
+    }
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = path
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let pos = usize::try_from(pos).unwrap_or(0).min(parts.len());
+    parts.insert(pos, part);
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inserts_path_parts_like_upstream() {
+        assert_eq!(insert_path_part("", 0, "P"), "P");
+        assert_eq!(insert_path_part("/", 3, "P"), "/P");
+        assert_eq!(insert_path_part("pie", 0, "P"), "P/pie");
+        assert_eq!(insert_path_part("/raw", 1, "P"), "/raw/P");
+        assert_eq!(
+            insert_path_part("a/nice/warm/pie", 3, "P"),
+            "a/nice/warm/P/pie"
+        );
+        assert_eq!(
+            insert_path_part("/a/nice/warm/pie", 3, "P"),
+            "/a/nice/warm/P/pie"
+        );
+    }
 }

@@ -155,8 +155,13 @@ pub(crate) struct Resource {
     pub needs_hash: bool,
     /// Generator behavior (create, merge, replace).
     pub behavior: Behavior,
-    /// Where the resource came from, for `buildMetadata: [originAnnotations]`.
-    pub origin: Option<String>,
+    /// Where the resource came from, tracked when `buildMetadata` is set.
+    pub origin: Option<super::origin::Origin>,
+    /// The transformers that ran over it, tracked when `buildMetadata` is set.
+    pub transformations: Vec<super::origin::Origin>,
+    /// Names of the vars declared against this resource (upstream's
+    /// `refVarNames`), used to pick among several objects matching a var.
+    pub ref_vars: Vec<String>,
 }
 
 pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -183,6 +188,8 @@ impl Resource {
             needs_hash: false,
             behavior: Behavior::Create,
             origin: None,
+            transformations: Vec::new(),
+            ref_vars: Vec::new(),
         }
     }
 

@@ -70,16 +70,32 @@ impl Var {
     }
 }
 
-/// Adds a var, refusing duplicates and vars whose object is not in the build.
-pub(crate) fn merge_var(vars: &mut Vec<Var>, resources: &[Resource], v: Var) -> Result<(), String> {
+/// Adds a var, refusing duplicates and vars that match several objects
+/// already; the one object a var matches remembers the var's name.
+pub(crate) fn merge_var(
+    vars: &mut Vec<Var>,
+    resources: &mut [Resource],
+    v: Var,
+) -> Result<(), String> {
+    let matched: Vec<usize> = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| v.matches(r))
+        .map(|(i, _)| i)
+        .collect();
+    match matched.as_slice() {
+        [one] => resources[*one].ref_vars.push(v.name.clone()),
+        [] => {}
+        many => {
+            return Err(format!(
+                "found {} resId matches for var {} (unable to disambiguate)",
+                many.len(),
+                v.name
+            ));
+        }
+    }
     if vars.iter().any(|x| x.name == v.name) {
         return Err(format!("var '{}' already encountered", v.name));
-    }
-    if !resources.iter().any(|r| v.matches(r)) {
-        return Err(format!(
-            "var '{}' cannot be mapped to a field in the set of known resources",
-            v.name
-        ));
     }
     vars.push(v);
     Ok(())
@@ -110,13 +126,35 @@ fn value_string(v: &Value) -> String {
     }
 }
 
-/// Replaces `$(NAME)` (and `$$` escapes) in `s`.
-fn expand(s: &str, values: &[(String, String)], used: &mut Vec<String>) -> String {
+/// Upstream's `expansion.Expand`: replaces `$(NAME)` by the var's value and
+/// `$$` by `$`. A string that is exactly one reference takes the var's
+/// value with its type (a port number stays a number).
+fn expand(s: &str, values: &[(String, Value)], used: &mut Vec<String>) -> Value {
+    let lookup = |name: &str, used: &mut Vec<String>| -> Option<Value> {
+        let found = values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone());
+        if found.is_some() {
+            used.push(name.to_string());
+        }
+        found
+    };
+    if let Some(name) = s.strip_prefix("$(").and_then(|r| r.strip_suffix(')'))
+        && !name.contains(')')
+    {
+        return lookup(name, used).unwrap_or_else(|| Value::String(s.to_string()));
+    }
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
+        if after.is_empty() {
+            out.push('$');
+            rest = after;
+            break;
+        }
         if let Some(tail) = after.strip_prefix('$') {
             out.push('$');
             rest = tail;
@@ -126,23 +164,23 @@ fn expand(s: &str, values: &[(String, String)], used: &mut Vec<String>) -> Strin
             && let Some(end) = inner.find(')')
         {
             let name = &inner[..end];
-            if let Some((_, v)) = values.iter().find(|(n, _)| n == name) {
-                out.push_str(v);
-                used.push(name.to_string());
-                rest = &inner[end + 1..];
-                continue;
+            match lookup(name, used) {
+                Some(v) => out.push_str(&value_string(&v)),
+                None => {
+                    out.push_str("$(");
+                    out.push_str(name);
+                    out.push(')');
+                }
             }
-            out.push_str("$(");
-            out.push_str(name);
-            out.push(')');
             rest = &inner[end + 1..];
             continue;
         }
+        // Not a reference: the operator and the next character are kept.
         out.push('$');
         rest = after;
     }
     out.push_str(rest);
-    out
+    Value::String(out)
 }
 
 /// Substitutes every var in the var-reference fields.
@@ -165,12 +203,24 @@ pub(crate) fn resolve(
                     v.name
                 ));
             }
-            _ => {
-                return Err(format!(
-                    "found {} resId matches for var {}",
-                    found.len(),
-                    v.name
-                ));
+            many => {
+                // Several objects match (a base reused with different
+                // prefixes): the one the var was declared against wins.
+                let declared: Vec<&Resource> = many
+                    .iter()
+                    .copied()
+                    .filter(|r| r.ref_vars.contains(&v.name))
+                    .collect();
+                match declared.as_slice() {
+                    [one] => *one,
+                    _ => {
+                        return Err(format!(
+                            "found {} resId matches for var {} (unable to disambiguate)",
+                            many.len(),
+                            v.name
+                        ));
+                    }
+                }
             }
         };
         let value = read_field(&r.obj, &v.field_path).ok_or_else(|| {
@@ -179,7 +229,7 @@ pub(crate) fn resolve(
                 v.name
             )
         })?;
-        values.push((v.name.clone(), value_string(value)));
+        values.push((v.name.clone(), value.clone()));
     }
     let mut used = Vec::new();
     for r in resources.iter_mut() {
@@ -205,18 +255,22 @@ pub(crate) fn resolve(
     Ok(())
 }
 
-fn substitute(node: &mut Value, values: &[(String, String)], used: &mut Vec<String>) {
+/// Upstream's refvar filter: strings in scalars, in the values of a map and
+/// in the items of a sequence are expanded; other values are left alone.
+fn substitute(node: &mut Value, values: &[(String, Value)], used: &mut Vec<String>) {
     match node {
-        Value::String(s) => *s = expand(s, values, used),
+        Value::String(s) => *node = expand(s, values, used),
         Value::Array(items) => {
             for i in items {
-                substitute(i, values, used);
+                if let Value::String(s) = i {
+                    *i = expand(s, values, used);
+                }
             }
         }
         Value::Object(m) => {
             for (_, v) in m.iter_mut() {
                 if let Value::String(s) = v {
-                    *s = expand(s, values, used);
+                    *v = expand(s, values, used);
                 }
             }
         }
@@ -224,62 +278,100 @@ fn substitute(node: &mut Value, values: &[(String, String)], used: &mut Vec<Stri
     }
 }
 
-/// Name-reference config from a CRD's `x-kubernetes-object-ref-*` schema hints.
+/// Transformer config from a `crds` file: a map from OpenAPI definition
+/// names to `{Schema, Dependencies}` (upstream's `LoadConfigFromCRDs`). For
+/// each definition that looks like a Kubernetes type, the
+/// `x-kubernetes-*` extensions on its properties (followed through `$ref`s)
+/// become field specs: annotations, label selectors, identities (name
+/// prefix) and object references (name references).
 pub(crate) fn config_from_crd(doc: &Value) -> TransformerConfig {
-    // CRD schemas in the legacy `definitions` form may mark fields as
-    // references with `x-kubernetes-object-ref-kind`; collect them as
-    // name-reference field specs of that kind.
     let mut cfg = TransformerConfig::default();
-    let Some(defs) = doc.get("definitions").and_then(Value::as_object) else {
+    let Some(defs) = doc.as_object() else {
         return cfg;
     };
     for (def_name, def) in defs {
+        let props = def
+            .get("Schema")
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object);
+        let looks_like_k8s_type = props.is_some_and(|p| {
+            p.contains_key("kind") && p.contains_key("apiVersion") && p.contains_key("metadata")
+        });
+        if !looks_like_k8s_type {
+            continue;
+        }
         let kind = def_name.rsplit('.').next().unwrap_or(def_name);
-        collect_refs(def, kind, defs, &mut Vec::new(), &mut cfg, 0);
+        let gvk = Gvk {
+            kind: kind.to_string(),
+            ..Gvk::default()
+        };
+        collect_refs(def_name, &gvk, defs, &mut Vec::new(), &mut cfg, 0);
     }
     cfg
 }
 
 fn collect_refs(
-    schema: &Value,
-    kind: &str,
+    type_name: &str,
+    gvk: &Gvk,
     defs: &serde_json::Map<String, Value>,
     path: &mut Vec<String>,
     cfg: &mut TransformerConfig,
     depth: usize,
 ) {
-    if depth > 16 {
+    // Definitions may refer to each other in cycles; upstream has no guard
+    // (it would recurse forever), a depth limit keeps us finite.
+    if depth > 32 {
         return;
     }
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+    let Some(props) = defs
+        .get(type_name)
+        .and_then(|d| d.get("Schema"))
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+    else {
         return;
     };
-    for (field, sub) in props {
-        path.push(field.clone());
-        if let Some(ref_kind) = sub
-            .get("x-kubernetes-object-ref-kind")
-            .and_then(Value::as_str)
-        {
-            let fs = FieldSpec::new("", "", kind, &path.join("/"), false);
+    let fs = |path: &[String]| FieldSpec {
+        gvk: gvk.clone(),
+        path: path.join("/"),
+        create: false,
+    };
+    for (prop, sub) in props {
+        path.push(prop.clone());
+        let ext = |k: &str| sub.get(k).and_then(Value::as_str);
+        if ext("x-kubernetes-annotation").is_some() {
+            cfg.common_annotations.push(fs(path));
+        }
+        if ext("x-kubernetes-label-selector").is_some() {
+            cfg.common_labels.push(fs(path));
+        }
+        if ext("x-kubernetes-identity").is_some() {
+            cfg.name_prefix.push(fs(path));
+        }
+        if let (Some(version), Some(kind)) = (
+            ext("x-kubernetes-object-ref-api-version"),
+            ext("x-kubernetes-object-ref-kind"),
+        ) {
+            let name_key = ext("x-kubernetes-object-ref-name-key").unwrap_or("name");
+            path.push(name_key.to_string());
+            let spec = fs(path);
+            path.pop();
             let target = Gvk {
-                kind: ref_kind.to_string(),
-                ..Gvk::default()
+                group: String::new(),
+                version: version.to_string(),
+                kind: kind.to_string(),
             };
             match cfg.name_reference.iter_mut().find(|b| b.gvk == target) {
-                Some(b) => b.field_specs.push(fs),
+                Some(b) => b.field_specs.push(spec),
                 None => cfg.name_reference.push(super::config::NameBackRef {
                     gvk: target,
-                    field_specs: vec![fs],
+                    field_specs: vec![spec],
                 }),
             }
         }
-        let nested = sub
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/definitions/"))
-            .and_then(|r| defs.get(r))
-            .unwrap_or(sub);
-        collect_refs(nested, kind, defs, path, cfg, depth + 1);
+        if let Some(r) = sub.get("$ref").and_then(Value::as_str) {
+            collect_refs(r, gvk, defs, path, cfg, depth + 1);
+        }
         path.pop();
     }
 }

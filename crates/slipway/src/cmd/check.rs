@@ -15,14 +15,12 @@ use anyhow::Context;
 use clap::Args;
 use slipway_gate::config::PLATFORM_FILE;
 use slipway_gate::{Gate, GateConfig, GateInput, ScanText};
-use slipway_gitops::application::Application;
-use slipway_gitops::controller::Controller;
-use slipway_gitops::environments::Environments;
 use slipway_gitops::render::is_application;
 use slipway_model::{Document, SourceLocation};
 use slipway_report::{Format, RenderOptions, Timestamp};
 use slipway_scan::suppress::{self, IgnoreFile};
 
+use crate::cmd::render::{application_objects, with_scratch_controller};
 use crate::exit::Exit;
 use crate::output;
 
@@ -150,20 +148,14 @@ fn render_applications(documents: Vec<Document>) -> anyhow::Result<Vec<Document>
     if !documents.iter().any(|d| is_application(&d.object)) {
         return Ok(documents);
     }
-    let data_dir = std::env::temp_dir().join(format!("slipway-check-{}", std::process::id()));
-    let result = (|| {
-        let controller = Controller::open(&data_dir, Environments::local_only())?;
+    with_scratch_controller(|controller| {
         let mut out = Vec::new();
         for d in documents {
             if !is_application(&d.object) {
                 out.push(d);
                 continue;
             }
-            let app = Application::from_document(&d)
-                .with_context(|| format!("{}: invalid Application", d.source))?;
-            let objects = controller.desired(&app).map_err(|e| {
-                anyhow::anyhow!("{}: cannot render Application {}: {e}", d.source, app.name)
-            })?;
+            let (app, objects) = application_objects(controller, &d)?;
             for (i, object) in objects.into_iter().enumerate() {
                 let source = SourceLocation::new(
                     format!("{} (Application {})", d.source.file, app.name),
@@ -174,7 +166,5 @@ fn render_applications(documents: Vec<Document>) -> anyhow::Result<Vec<Document>
             }
         }
         Ok(out)
-    })();
-    let _ = fs_err::remove_dir_all(&data_dir);
-    result
+    })
 }

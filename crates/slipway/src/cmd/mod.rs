@@ -12,6 +12,7 @@ pub mod app;
 pub mod check;
 pub mod db;
 pub mod env;
+pub mod health;
 pub mod inventory;
 pub mod policy;
 pub mod render;
@@ -30,6 +31,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Environments: read and change live objects by hand (as kubectl would).
     Env(env::EnvArgs),
+    /// Health of live objects as the sync engine judges it (Argo CD's rules).
+    Health(health::HealthArgs),
     /// Kyverno-compatible policies: apply them to resources, run kyverno-test suites.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -61,6 +64,7 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::App(a) => app::run(a),
         Command::Check(a) => check::run(a),
         Command::Env(a) => env::run(a),
+        Command::Health(a) => health::run(a),
         Command::Policy(c) => policy::run(c),
         Command::Render(a) => render::run(a),
         Command::Scan(c) => scan::run(c),
