@@ -85,7 +85,7 @@ fn big_app(c: &mut Criterion) {
     const N: usize = 5000;
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(repo.join("big")).unwrap();
+    fs_err::create_dir_all(repo.join("big")).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     let write = |rev_of: &dyn Fn(usize) -> usize| {
         // 50 files of 100 resources.
@@ -93,7 +93,7 @@ fn big_app(c: &mut Criterion) {
             let text: String = (f * 100..(f + 1) * 100)
                 .map(|i| resource(i, rev_of(i)))
                 .collect();
-            std::fs::write(repo.join(format!("big/part-{f:03}.yaml")), text).unwrap();
+            fs_err::write(repo.join(format!("big/part-{f:03}.yaml")), text).unwrap();
         }
     };
     write(&|_| 0);
@@ -143,7 +143,7 @@ fn big_app(c: &mut Criterion) {
     g.bench_function("5000-cold", |b| {
         b.iter(|| {
             // Drop the render cache so the source is read from Git and parsed.
-            let _ = std::fs::remove_dir_all(data.join("renders"));
+            let _ = fs_err::remove_dir_all(data.join("renders"));
             black_box(ctl.sync("big", &dry).unwrap())
         });
     });
@@ -155,13 +155,13 @@ fn many_apps(c: &mut Criterion) {
     const PER_APP: usize = 5;
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
+    fs_err::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     for a in 0..APPS {
         let dir = repo.join(format!("apps/app-{a:04}"));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         let text: String = (0..PER_APP).map(|i| resource(i, a % 5)).collect();
-        std::fs::write(dir.join("all.yaml"), text).unwrap();
+        fs_err::write(dir.join("all.yaml"), text).unwrap();
     }
     commit(&repo, "apps");
     let data = tmp.path().join("data");

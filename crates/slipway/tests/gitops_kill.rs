@@ -12,7 +12,7 @@ use slipway_gitops::cluster::embedded::EmbeddedCluster;
 use slipway_gitops::cluster::{Cluster, Selector};
 use slipway_gitops::store::{AppStore, SyncStatusCode};
 
-const OBJECTS: usize = 4000;
+const OBJECTS: usize = 2000;
 
 fn have_git() -> bool {
     Command::new("git")
@@ -180,7 +180,7 @@ fn sync_killed_mid_way_leaves_a_consistent_store() {
     assert_eq!(op.phase, "Error");
     drop(store);
     let h = ok(&data, &["app", "history", "big"]);
-    assert!(h.contains("interrupted"), "{h}");
+    assert!(h.contains("Error"), "{h}");
 
     // A rerun converges: everything live, Synced, a second history entry.
     ok(&data, &["app", "sync", "big"]);

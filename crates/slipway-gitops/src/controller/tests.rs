@@ -232,8 +232,7 @@ fn policy_gate_blocks_a_latest_tag_until_git_fixes_it() {
     assert_ne!(first, second);
 
     // A rollback to the blocked revision is gated as well.
-    let mut manual = app_yaml("web", &repo, "web", false);
-    c.apply_documents(&manual.drain(..).collect::<Vec<_>>())
+    c.apply_documents(&app_yaml("web", &repo, "web", false))
         .unwrap();
     let blocked_id = h
         .iter()
