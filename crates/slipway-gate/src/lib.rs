@@ -22,7 +22,8 @@ pub mod config;
 use chrono::NaiveDate;
 use serde_json::Value;
 use slipway_model::{Document, ObjectExt};
-use slipway_policy::engine::Engine;
+use slipway_policy::cel::{CelKind, CelPolicy};
+use slipway_policy::engine::{Engine, FailureAction};
 use slipway_policy::kyverno_test::spec::ValuesFile;
 use slipway_policy::model::{LoadedPolicy, Policy, load_policy};
 use slipway_report::{CheckId, Finding, ObjectRef, Outcome, Report, Severity, Source, Tool};
@@ -64,30 +65,35 @@ pub struct SkippedPolicy {
     pub reason: String,
 }
 
-/// Loads the Kyverno policies of a file or directory (recursively). Documents that
+/// The policies of a platform, in both languages.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// Kyverno ClusterPolicy / Policy documents.
+    pub kyverno: Vec<Policy>,
+    /// CEL policies: ValidatingPolicy, MutatingPolicy, ValidatingAdmissionPolicy.
+    pub cel: Vec<CelPolicy>,
+    /// Recognised policy documents that are not evaluated, with the reason.
+    pub skipped: Vec<SkippedPolicy>,
+}
+
+/// Loads the policies of a file or directory (recursively). Documents that
 /// are not policies are ignored; policies this engine cannot evaluate are returned
 /// apart so the caller can say so.
-pub fn load_policies(
-    path: &std::path::Path,
-) -> Result<(Vec<Policy>, Vec<SkippedPolicy>), GateError> {
+pub fn load_policy_set(path: &std::path::Path) -> Result<PolicySet, GateError> {
     let display = path.display().to_string();
     let docs = slipway_manifests::load_path(path).map_err(|source| GateError::Load {
         path: display.clone(),
         source,
     })?;
-    policies_of(&docs, &display)
+    policy_set_of(&docs, &display)
 }
 
-/// The Kyverno policies among `docs` (see [`load_policies`]); `origin` names them in errors.
-pub fn policies_of(
-    docs: &[Document],
-    origin: &str,
-) -> Result<(Vec<Policy>, Vec<SkippedPolicy>), GateError> {
-    let mut policies = Vec::new();
-    let mut skipped = Vec::new();
+/// The policies among `docs` (see [`load_policy_set`]); `origin` names them in errors.
+pub fn policy_set_of(docs: &[Document], origin: &str) -> Result<PolicySet, GateError> {
+    let mut set = PolicySet::default();
     for doc in docs {
         match load_policy(doc) {
-            Some(LoadedPolicy::Kyverno(p)) => policies.push(*p),
+            Some(LoadedPolicy::Kyverno(p)) => set.kyverno.push(*p),
             Some(LoadedPolicy::Invalid { error, .. }) => {
                 return Err(GateError::InvalidPolicy {
                     path: origin.to_string(),
@@ -99,19 +105,81 @@ pub fn policies_of(
                 name,
                 reason,
                 source,
-            }) => skipped.push(SkippedPolicy {
+            }) => set.skipped.push(SkippedPolicy {
                 what: format!("{kind} {name} at {source}"),
                 reason,
             }),
-            // FIXME: evaluate CEL kinds (slipway_policy::cel::CelPolicy) in the gate.
-            Some(LoadedPolicy::Cel(p)) => skipped.push(SkippedPolicy {
-                what: format!("{} {} at {}", p.kind_name, p.name, p.source),
-                reason: "CEL policy kinds are not evaluated by the gate yet".into(),
-            }),
+            Some(LoadedPolicy::Cel(p)) if p.kind == CelKind::Generating => {
+                set.skipped.push(SkippedPolicy {
+                    what: format!("{} {} at {}", p.kind_name, p.name, p.source),
+                    reason:
+                        "generating policies need a cluster to write to; the gate does not run them"
+                            .into(),
+                });
+            }
+            Some(LoadedPolicy::Cel(p)) => set.cel.push(*p),
             None => {}
         }
     }
-    Ok((policies, skipped))
+    apply_bindings(&mut set, docs);
+    Ok(set)
+}
+
+/// A ValidatingAdmissionPolicy does nothing by itself in Kubernetes: its
+/// bindings say how violations are acted on. A policy bound with `Deny` blocks;
+/// one bound only with `Warn`/`Audit`, or not bound in the same set, is
+/// reported without blocking. (The bindings' `matchResources` and `paramRef`
+/// are not applied yet: the policy's own `matchConstraints` decide.)
+fn apply_bindings(set: &mut PolicySet, docs: &[Document]) {
+    for doc in docs {
+        let o = &doc.object;
+        if o.kind() != "ValidatingAdmissionPolicyBinding"
+            || !o.api_version().starts_with("admissionregistration.k8s.io/")
+        {
+            continue;
+        }
+        let Some(policy) = o.pointer("/spec/policyName").and_then(Value::as_str) else {
+            continue;
+        };
+        let deny = o
+            .pointer("/spec/validationActions")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("Deny")));
+        if deny {
+            for p in set
+                .cel
+                .iter_mut()
+                .filter(|p| p.kind_name == "ValidatingAdmissionPolicy" && p.name == policy)
+            {
+                p.action = FailureAction::Enforce;
+            }
+        }
+    }
+}
+
+/// The Kyverno policies of a file or directory; CEL policies are returned as
+/// skipped (use [`load_policy_set`] and [`Gate::with_cel_policies`] to run them).
+pub fn load_policies(
+    path: &std::path::Path,
+) -> Result<(Vec<Policy>, Vec<SkippedPolicy>), GateError> {
+    Ok(kyverno_only(load_policy_set(path)?))
+}
+
+/// The Kyverno policies among `docs` (see [`load_policies`]).
+pub fn policies_of(
+    docs: &[Document],
+    origin: &str,
+) -> Result<(Vec<Policy>, Vec<SkippedPolicy>), GateError> {
+    Ok(kyverno_only(policy_set_of(docs, origin)?))
+}
+
+fn kyverno_only(set: PolicySet) -> (Vec<Policy>, Vec<SkippedPolicy>) {
+    let mut skipped = set.skipped;
+    skipped.extend(set.cel.iter().map(|p| SkippedPolicy {
+        what: format!("{} {} at {}", p.kind_name, p.name, p.source),
+        reason: "CEL policies are only evaluated through load_policy_set".into(),
+    }));
+    (set.kyverno, skipped)
 }
 
 /// A text to search for secrets: a file's content, or a rendered document.
@@ -152,6 +220,7 @@ impl GateInput {
 pub struct Gate {
     engine: Engine,
     policies: Vec<Policy>,
+    cel_policies: Vec<CelPolicy>,
     scorer: Scorer,
     min_score: i64,
     secrets: bool,
@@ -196,6 +265,7 @@ impl Gate {
         Self {
             engine: Engine::new(),
             policies,
+            cel_policies: Vec::new(),
             scorer,
             min_score: config.min_score,
             secrets: config.secrets,
@@ -205,9 +275,21 @@ impl Gate {
         }
     }
 
-    /// The policies evaluated.
+    /// Adds CEL policies (validating and mutating), evaluated after the Kyverno ones.
+    #[must_use]
+    pub fn with_cel_policies(mut self, policies: Vec<CelPolicy>) -> Self {
+        self.cel_policies = policies;
+        self
+    }
+
+    /// The Kyverno policies evaluated.
     pub fn policies(&self) -> &[Policy] {
         &self.policies
+    }
+
+    /// The CEL policies evaluated.
+    pub fn cel_policies(&self) -> &[CelPolicy] {
+        &self.cel_policies
     }
 
     /// Runs every check on `input`.
@@ -224,6 +306,7 @@ impl Gate {
             .filter(|d| is_resource(&d.object))
             .cloned()
             .collect();
+        let mut policy_findings = Vec::new();
         if !self.policies.is_empty() {
             let verdicts = slipway_policy::apply::apply(
                 &self.engine,
@@ -231,27 +314,39 @@ impl Gate {
                 &resources,
                 &ValuesFile::default(),
             );
-            for mut f in slipway_policy::apply::findings(&self.policies, &verdicts) {
-                self.suppress(&mut f);
-                let line = || {
-                    format!(
-                        "policy {}/{}: {} ({})",
-                        f.policy.as_deref().unwrap_or(""),
-                        f.rule.as_deref().unwrap_or(""),
-                        f.message,
-                        f.object
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default()
-                    )
-                };
-                match f.result {
-                    Outcome::Fail => failures.push(line()),
-                    Outcome::Warn => audits.push(line()),
-                    _ => {}
-                }
-                findings.push(f);
+            policy_findings.extend(slipway_policy::apply::findings(&self.policies, &verdicts));
+        }
+        if !self.cel_policies.is_empty() {
+            let verdicts = slipway_policy::apply::apply_cel(
+                &self.cel_policies,
+                &resources,
+                &ValuesFile::default(),
+            );
+            policy_findings.extend(slipway_policy::apply::cel_findings(
+                &self.cel_policies,
+                &verdicts,
+            ));
+        }
+        for mut f in policy_findings {
+            self.suppress(&mut f);
+            let line = || {
+                format!(
+                    "policy {}/{}: {} ({})",
+                    f.policy.as_deref().unwrap_or(""),
+                    f.rule.as_deref().unwrap_or(""),
+                    f.message,
+                    f.object
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )
+            };
+            match f.result {
+                Outcome::Fail => failures.push(line()),
+                Outcome::Warn => audits.push(line()),
+                _ => {}
             }
+            findings.push(f);
         }
 
         // Risk score of the objects KubeSec scores.

@@ -173,3 +173,118 @@ fn example_platform_policies_load() {
     let (policies, _) = load_policies(&dir).unwrap();
     assert!(policies.len() >= 5, "{}", policies.len());
 }
+
+const CEL_POLICIES: &str = "\
+apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: vpol-no-latest
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [apps]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [deployments]
+  validations:
+    - expression: \"object.spec.template.spec.containers.all(c, !c.image.endsWith(':latest'))\"
+      message: \"latest is not allowed (CEL)\"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: vap-not-privileged
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [apps]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [deployments]
+  validations:
+    - expression: \"object.spec.template.spec.containers.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged == false)\"
+      message: \"privileged containers are not allowed (VAP)\"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: vap-not-privileged-binding
+spec:
+  policyName: vap-not-privileged
+  validationActions: [Deny]
+---
+apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: vpol-audit-name
+spec:
+  validationActions: [Audit]
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [apps]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [deployments]
+  validations:
+    - expression: \"object.metadata.name.startsWith('team-')\"
+      message: \"names should start with team-\"
+";
+
+#[test]
+fn cel_policies_are_evaluated_by_the_gate() {
+    let docs = slipway_manifests::load_str(CEL_POLICIES, "cel.yaml").unwrap();
+    let set = policy_set_of(&docs, "cel.yaml").unwrap();
+    assert_eq!(set.cel.len(), 3, "skipped: {:?}", set.skipped);
+    assert!(set.kyverno.is_empty());
+    let vap = set
+        .cel
+        .iter()
+        .find(|p| p.name == "vap-not-privileged")
+        .unwrap();
+    assert_eq!(vap.action, FailureAction::Enforce, "bound with Deny");
+    // The Kyverno-only loader says CEL policies are not run through it.
+    assert_eq!(policies_of(&docs, "cel.yaml").unwrap().1.len(), 3);
+
+    let gate = Gate::new(
+        Vec::new(),
+        &GateConfig::default(),
+        &IgnoreFile::default(),
+        today(),
+    )
+    .with_cel_policies(set.cel);
+    let bad = gate.evaluate(&GateInput::from_documents(vec![
+        deployment("team-web", "nginx:latest", false),
+        deployment("api", "nginx:1.27", true),
+    ]));
+    assert!(!bad.passed());
+    let failures = bad.failures.join("\n");
+    assert!(
+        failures.contains("vpol-no-latest") && failures.contains("latest is not allowed (CEL)"),
+        "{failures}"
+    );
+    assert!(failures.contains("Deployment/shop/team-web"), "{failures}");
+    assert!(
+        failures.contains("privileged containers are not allowed (VAP)")
+            && failures.contains("Deployment/shop/api"),
+        "{failures}"
+    );
+    // Audit: reported, not blocking.
+    assert!(
+        bad.audits
+            .iter()
+            .any(|a| a.contains("names should start with team-")),
+        "{:?}",
+        bad.audits
+    );
+    assert!(!failures.contains("names should start"));
+
+    let good = gate.evaluate(&GateInput::from_documents(vec![deployment(
+        "team-web",
+        "nginx:1.27",
+        false,
+    )]));
+    assert!(good.passed(), "{:?}", good.failures);
+    assert!(good.audits.is_empty());
+}

@@ -1,9 +1,13 @@
 //! The [`Cluster`] trait every deployment target implements (get, list by label
 //! selector, apply as a field manager, delete, and a polling watch), with the
 //! identity types it uses. Backends: [`embedded`] (the default, a persistent
-//! object store in the data directory).
+//! object store in the data directory) and [`kube`] (a Kubernetes cluster
+//! through a kubeconfig context).
 
 pub mod embedded;
+#[cfg(test)]
+pub(crate) mod harness;
+pub mod kube;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,6 +58,15 @@ pub enum ClusterError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// The Kubernetes backend failed (the message carries the cause, as sync
+    /// results record only the top-level message).
+    #[error("environment {env}: {error}")]
+    Kubernetes {
+        /// The environment.
+        env: String,
+        /// What failed.
+        error: Box<self::kube::KubeError>,
     },
     /// A backend is not available in this build or configuration.
     #[error("environment {env}: {message}")]

@@ -15,10 +15,9 @@ use slipway_model::{Document, ObjectExt, SourceLocation, is_cluster_scoped};
 
 use crate::application::{Application, SpecError};
 use crate::appset::{ApplicationSet, GeneratorContext};
-use crate::cluster::embedded::EmbeddedCluster;
 use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER, ResourceRef, Selector};
 use crate::diff::{ResourceDiff, diff_resource, unified_diff, validate_ignores};
-use crate::environments::{EnvError, Environments, Target};
+use crate::environments::{EnvError, Environments};
 use crate::gate::SyncGate;
 use crate::git::{GitError, RepoCache};
 use crate::health::{AppHealth, HealthStatus, ResourceHealthInput, app_health, resource_health_in};
@@ -268,16 +267,7 @@ impl Controller {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        let c: Arc<dyn Cluster> = match &e.target {
-            Target::Embedded => Arc::new(EmbeddedCluster::open(&self.data_dir, env)?),
-            Target::Kubeconfig { .. } => {
-                return Err(ClusterError::Unavailable {
-                    env: env.into(),
-                    message: "Kubernetes targets are not available in this build (the kube backend is not implemented yet)".into(),
-                }
-                .into());
-            }
-        };
+        let c = e.open_cluster(&self.data_dir)?;
         map.insert(env.to_string(), c.clone());
         Ok(c)
     }

@@ -6,11 +6,15 @@
 //! and `in-cluster` name it unless an environment claims that server.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::application::Destination;
+use crate::cluster::embedded::EmbeddedCluster;
+use crate::cluster::kube::{KubeCluster, resolve_kubeconfig_path};
+use crate::cluster::{Cluster, ClusterError};
 
 /// The default embedded environment.
 pub const LOCAL_ENV: &str = "local";
@@ -50,7 +54,8 @@ pub enum Target {
     Embedded,
     /// A Kubernetes cluster.
     Kubeconfig {
-        /// Kubeconfig path (empty: the default).
+        /// Kubeconfig path (empty: `$KUBECONFIG` or `~/.kube/config`; a
+        /// relative path in `slipway.yaml` is taken from the platform root).
         path: String,
         /// Context (empty: current).
         context: String,
@@ -68,6 +73,20 @@ pub struct Environment {
     pub labels: std::collections::BTreeMap<String, String>,
     /// Where it lives.
     pub target: Target,
+}
+
+impl Environment {
+    /// Opens its backend: the embedded store in `data_dir`, or a
+    /// [`KubeCluster`] for a kubeconfig target (which contacts the API server
+    /// only on its first call).
+    pub fn open_cluster(&self, data_dir: &Path) -> Result<Arc<dyn Cluster>, ClusterError> {
+        Ok(match &self.target {
+            Target::Embedded => Arc::new(EmbeddedCluster::open(data_dir, &self.name)?),
+            Target::Kubeconfig { path, context } => {
+                Arc::new(KubeCluster::connect(&self.name, path, context)?)
+            }
+        })
+    }
 }
 
 /// The set of environments.
@@ -125,7 +144,10 @@ impl Environments {
                 Some(t) if t.get("kubeconfig").is_some() => {
                     let k = &t["kubeconfig"];
                     Target::Kubeconfig {
-                        path: k.get("path").and_then(Value::as_str).unwrap_or("").into(),
+                        path: resolve_kubeconfig_path(
+                            platform_root,
+                            k.get("path").and_then(Value::as_str).unwrap_or(""),
+                        ),
                         context: k
                             .get("context")
                             .and_then(Value::as_str)

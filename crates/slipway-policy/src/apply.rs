@@ -3,10 +3,13 @@
 //! one's output), then validate on the mutated object, then generate. The CLI's
 //! `policy apply`, `slipway check` and the delivery gate share this code.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 use slipway_model::{Document, ObjectExt, SourceLocation};
 use slipway_report::{CheckId, Finding, ObjectRef, Outcome, Severity, Source};
 
+use crate::cel::policy::{CelInputs, CelKind, CelPolicy};
 use crate::engine::{
     ContextValues, Engine, EngineResponse, FailureAction, Operation, Request, RuleStatus,
 };
@@ -107,13 +110,35 @@ fn apply_one(
 /// Enforce rule a `fail`. Severity and category come from the policy's
 /// `policies.kyverno.io/severity` and `/category` annotations.
 pub fn findings(policies: &[Policy], verdicts: &[ResourceVerdict]) -> Vec<Finding> {
+    findings_with(verdicts, |name| {
+        policies
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.annotations)
+    })
+}
+
+/// [`findings`] for the verdicts of [`apply_cel`]: the same annotations are read
+/// from the CEL policies' metadata.
+pub fn cel_findings(policies: &[CelPolicy], verdicts: &[ResourceVerdict]) -> Vec<Finding> {
+    findings_with(verdicts, |name| {
+        policies
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.annotations)
+    })
+}
+
+fn findings_with<'p>(
+    verdicts: &[ResourceVerdict],
+    annotations_of: impl Fn(&str) -> Option<&'p BTreeMap<String, String>>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for v in verdicts {
         for resp in &v.responses {
-            let policy = policies.iter().find(|p| p.name == resp.policy);
-            let annotation = |key: &str| {
-                policy.and_then(|p| p.annotations.get(&format!("policies.kyverno.io/{key}")))
-            };
+            let annotations = annotations_of(&resp.policy);
+            let annotation =
+                |key: &str| annotations.and_then(|a| a.get(&format!("policies.kyverno.io/{key}")));
             let severity = annotation("severity")
                 .and_then(|s| s.parse::<Severity>().ok())
                 .unwrap_or(Severity::Medium);
@@ -160,4 +185,44 @@ pub fn findings(policies: &[Policy], verdicts: &[ResourceVerdict]) -> Vec<Findin
         }
     }
     out
+}
+
+/// Applies CEL policies (Kyverno's MutatingPolicy and ValidatingPolicy, and
+/// Kubernetes' ValidatingAdmissionPolicy) as the admission chain does: every
+/// mutating policy first, then every validating one on the mutated object.
+/// Generating policies need a cluster to write to and are not run here.
+/// [`cel_findings`] turns the verdicts into report findings.
+pub fn apply_cel(
+    policies: &[CelPolicy],
+    resources: &[Document],
+    values: &ValuesFile,
+) -> Vec<ResourceVerdict> {
+    let inputs = CelInputs::default();
+    resources
+        .iter()
+        .filter(|d| d.object.is_object())
+        .map(|doc| {
+            let name = doc.object.name().to_string();
+            let mut current = doc.object.clone();
+            let mut responses = Vec::new();
+            for p in policies.iter().filter(|p| p.kind == CelKind::Mutating) {
+                let cv = values.context_values(&p.name, &name);
+                let resp = p.mutate(&request(values, &cv, &current), &inputs);
+                if let Some(patched) = &resp.patched {
+                    current = patched.clone();
+                }
+                responses.push(resp);
+            }
+            for p in policies.iter().filter(|p| p.kind == CelKind::Validating) {
+                let cv = values.context_values(&p.name, &name);
+                responses.push(p.validate(&request(values, &cv, &current), &inputs));
+            }
+            ResourceVerdict {
+                source: doc.source.clone(),
+                original: doc.object.clone(),
+                patched: current,
+                responses,
+            }
+        })
+        .collect()
 }

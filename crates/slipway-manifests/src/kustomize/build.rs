@@ -215,7 +215,7 @@ fn sort_order(k: &Kustomization) -> Result<SortOrder, KustomizeError> {
             }
             Ok(SortOrder::Legacy)
         }
-        _ => Err(k.invalid("sortOptions: the field `order` must be `legacy` or `fifo`".into())),
+        _ => Err(k.invalid("the field 'sortOptions.order' must be one of [fifo, legacy]".into())),
     }
 }
 
@@ -353,7 +353,7 @@ fn accumulate_inner(
         let path = k.dir.join(&c);
         if !path.is_dir() {
             return Err(build_err(format!(
-                "accumulating components: '{}' must be a directory holding a Component",
+                "accumulating components: must build at directory: '{}': file is not directory",
                 path.display()
             )));
         }
@@ -365,8 +365,12 @@ fn accumulate_inner(
         sub.origin = k.origin.as_ref().map(|o| o.append(&c));
         if !sub.is_component {
             return Err(build_err(format!(
-                "expected kind 'Component' for path '{}'",
-                path.display()
+                "accumulating components: expected kind 'Component' for path '{}' but got '{}'",
+                path.display(),
+                sub.fields
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Kustomization")
             )));
         }
         let taken = std::mem::replace(acc, Acc::new());

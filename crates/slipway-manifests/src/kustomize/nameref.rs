@@ -246,7 +246,7 @@ impl Ctx<'_> {
         }
         let ids: Vec<String> = list.iter().map(|c| c.cur.to_string()).collect();
         Err(format!(
-            "found multiple possible referrals for `{old}` at `{}`: {}",
+            "updating name reference to `{old}` in '{}' field: found multiple possible referrals: {}",
             self.fs.path,
             ids.join(", ")
         ))

@@ -65,10 +65,10 @@ fn find_by_patch_id(res: &[Resource], p: &Value) -> Result<usize, String> {
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => Err(format!(
-            "no matches for Id {id}; failed to find unique target for patch"
+            "no matches for Id {id}; failed to find unique target for patch {id}"
         )),
         _ => Err(format!(
-            "multiple matches for Id {id}; failed to find unique target for patch"
+            "multiple matches for Id {id}; failed to find unique target for patch {id}"
         )),
     }
 }

@@ -8,6 +8,7 @@
 // Errors carry file, policy and path for the user; they happen once per load.
 #![allow(clippy::result_large_err)]
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value as Json};
@@ -93,6 +94,8 @@ pub struct CelPolicy {
     pub name: String,
     /// `metadata.namespace` (namespaced kinds).
     pub namespace: Option<String>,
+    /// `metadata.annotations` with string values (severity, title, category for reports).
+    pub annotations: BTreeMap<String, String>,
     /// `spec.matchConstraints` as written.
     pub match_constraints: Json,
     /// Enforce when `validationActions` contains `Deny`.
@@ -323,6 +326,15 @@ pub fn load(doc: &Document) -> Option<Result<CelPolicy, PolicyError>> {
                 .pointer("/metadata/namespace")
                 .and_then(Json::as_str)
                 .map(str::to_string),
+            annotations: obj
+                .pointer("/metadata/annotations")
+                .and_then(Json::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
             match_constraints: mc,
             action: if actions.iter().any(|a| a.eq_ignore_ascii_case("deny")) {
                 FailureAction::Enforce

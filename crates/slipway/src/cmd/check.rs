@@ -86,11 +86,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         config.ignore_file = Some(f.clone());
     }
 
-    let (policies, skipped) = match &config.policies {
-        Some(p) => slipway_gate::load_policies(p)?,
-        None => (Vec::new(), Vec::new()),
+    let policies = match &config.policies {
+        Some(p) => slipway_gate::load_policy_set(p)?,
+        None => slipway_gate::PolicySet::default(),
     };
-    for s in &skipped {
+    for s in &policies.skipped {
         output::warn(&format!("{} is not evaluated: {}", s.what, s.reason));
     }
     let ignore = match &config.ignore_file {
@@ -111,7 +111,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     }
     let documents = render_applications(documents)?;
 
-    let gate = Gate::new(policies, &config, &ignore, suppress::today_utc());
+    let gate = Gate::new(policies.kyverno, &config, &ignore, suppress::today_utc())
+        .with_cel_policies(policies.cel);
     let outcome = gate.evaluate(&GateInput { documents, texts });
     let options = RenderOptions {
         color: args.format == Format::Table && output::stdout_is_terminal(),

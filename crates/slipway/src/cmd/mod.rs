@@ -13,11 +13,14 @@ pub mod check;
 pub mod db;
 pub mod env;
 pub mod health;
+pub mod image;
 pub mod inventory;
+pub mod key;
 pub mod policy;
 pub mod render;
 pub mod scan;
 pub mod serve;
+pub mod sigstore;
 pub mod up;
 pub mod vuln;
 pub mod webhook;
@@ -56,6 +59,15 @@ pub enum Command {
     Db(db::DbCommand),
     /// List the packages in an image layout, a directory, a lockfile or an SBOM.
     Inventory(inventory::InventoryArgs),
+    /// Images without Docker: build, push, pull, copy, inspect, list, sign, verify.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Cosign-compatible signing keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Sigstore bundles: offline verification (the sigstore-conformance client protocol).
+    #[command(subcommand)]
+    Sigstore(sigstore::SigstoreCommand),
 }
 
 /// Runs a command.
@@ -74,5 +86,8 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Up(a) => up::run(a),
         Command::Db(c) => db::run(c),
         Command::Inventory(a) => inventory::run(a),
+        Command::Image(c) => image::run(c),
+        Command::Key(c) => key::run(c),
+        Command::Sigstore(c) => sigstore::run(c),
     }
 }

@@ -9,7 +9,6 @@ use serde_json::json;
 use slipway_policy::engine::Engine;
 use slipway_policy::kyverno_test::spec::ValuesFile;
 use slipway_policy::kyverno_test::{self, SuiteReport, Summary};
-use slipway_policy::model::{LoadedPolicy, load_policy};
 
 use crate::exit::Exit;
 use crate::output;
@@ -140,35 +139,21 @@ fn test(args: TestArgs) -> anyhow::Result<Exit> {
 }
 
 fn apply(args: ApplyArgs) -> anyhow::Result<Exit> {
-    let mut policies = Vec::new();
+    // The gate's loader: Kyverno and CEL policies, VAP bindings applied.
+    let mut policies = slipway_gate::PolicySet::default();
     for path in &args.policies {
-        let docs = slipway_manifests::load_path(path)
+        let set = slipway_gate::load_policy_set(path)
             .with_context(|| format!("reading policies from {}", path.display()))?;
-        for doc in &docs {
-            match load_policy(doc) {
-                Some(LoadedPolicy::Kyverno(p)) => policies.push(*p),
-                Some(LoadedPolicy::Invalid { error, .. }) => return Err(anyhow::anyhow!(*error)),
-                Some(LoadedPolicy::Unsupported {
-                    kind,
-                    name,
-                    reason,
-                    source,
-                }) => output::warn(&format!(
-                    "{source}: {kind} {name} is not evaluated: {reason}"
-                )),
-                // FIXME(lead): `policy apply` does not evaluate CEL kinds yet
-                // (slipway_policy::cel::CelPolicy::{validate, mutate, generate}).
-                Some(LoadedPolicy::Cel(p)) => output::warn(&format!(
-                    "{}: {} {} is not evaluated by `policy apply` yet",
-                    p.source, p.kind_name, p.name
-                )),
-                None => {}
-            }
-        }
+        policies.kyverno.extend(set.kyverno);
+        policies.cel.extend(set.cel);
+        policies.skipped.extend(set.skipped);
+    }
+    for s in &policies.skipped {
+        output::warn(&format!("{} is not evaluated: {}", s.what, s.reason));
     }
     anyhow::ensure!(
-        !policies.is_empty(),
-        "no Kyverno ClusterPolicy or Policy found in {}\nhint: policies are kyverno.io/v1 or v2beta1 documents",
+        !policies.kyverno.is_empty() || !policies.cel.is_empty(),
+        "no policy found in {}\nhint: policies are kyverno.io ClusterPolicy/Policy, policies.kyverno.io ValidatingPolicy/MutatingPolicy or ValidatingAdmissionPolicy documents",
         args.policies
             .iter()
             .map(|p| p.display().to_string())
@@ -189,9 +174,14 @@ fn apply(args: ApplyArgs) -> anyhow::Result<Exit> {
         None => ValuesFile::default(),
     };
     let engine = Engine::new();
-    let verdicts = slipway_policy::apply::apply(&engine, &policies, &resources, &values);
-    let blocked = verdicts.iter().any(|v| v.blocked());
-    let findings = slipway_policy::apply::findings(&policies, &verdicts);
+    let verdicts = slipway_policy::apply::apply(&engine, &policies.kyverno, &resources, &values);
+    let cel_verdicts = slipway_policy::apply::apply_cel(&policies.cel, &resources, &values);
+    let blocked = verdicts.iter().chain(&cel_verdicts).any(|v| v.blocked());
+    let mut findings = slipway_policy::apply::findings(&policies.kyverno, &verdicts);
+    findings.extend(slipway_policy::apply::cel_findings(
+        &policies.cel,
+        &cel_verdicts,
+    ));
     let report = slipway_report::Report::new(slipway_report::Tool::slipway(), findings);
     let options = slipway_report::RenderOptions {
         color: output::stdout_is_terminal(),
