@@ -216,6 +216,38 @@ pub fn kind_matches(kinds: &[String], api_version: &str, kind: &str, subresource
         }))
 }
 
+/// The kinds a `match` block can select at most (kind names only, group and
+/// version aside), or `None` when some filter admits any kind (no kinds, a
+/// wildcard kind, or user criteria alone). Used to reject a rule by the
+/// object's kind before the full match; never narrower than [`matches_block`].
+pub fn possible_kinds(m: &MatchResources) -> Option<Vec<String>> {
+    let filter_kinds = |f: &ResourceFilter| -> Option<Vec<String>> {
+        let kinds = &f.resources.as_ref()?.kinds;
+        if kinds.is_empty() {
+            return None;
+        }
+        kinds
+            .iter()
+            .map(|k| {
+                let (_, _, kind, _) = parse_kind_selector(k);
+                (!wildcard::contains_wildcard(kind)).then(|| kind.to_string())
+            })
+            .collect()
+    };
+    if !m.any.is_empty() {
+        let mut out = Vec::new();
+        for f in &m.any {
+            out.extend(filter_kinds(f)?);
+        }
+        Some(out)
+    } else if !m.all.is_empty() {
+        // Every filter must hold, so any one that names kinds bounds the rule.
+        m.all.iter().find_map(filter_kinds)
+    } else {
+        filter_kinds(&m.legacy)
+    }
+}
+
 /// The string under a path of object keys, `""` when absent (no JSON pointer
 /// parsing: this runs for every rule and resource).
 fn str_at<'a>(v: &'a Value, keys: &[&str]) -> &'a str {

@@ -175,8 +175,14 @@ impl Shared {
         f(&self.controller)
     }
 
-    /// One reconcile pass with metrics, events and ledger updates (blocking).
-    pub fn reconcile_pass(&self) {
+    /// One reconcile pass with metrics, events and ledger updates (blocking);
+    /// returns what the pass did.
+    pub fn reconcile_pass(
+        &self,
+    ) -> Result<
+        slipway_gitops::controller::ReconcileReport,
+        slipway_gitops::controller::ControllerError,
+    > {
         if let Ok(true) = self.policies.reload_if_changed().inspect_err(|e| {
             tracing::error!(error = %e, "policy reload failed; keeping the previous set");
             self.events
@@ -203,7 +209,7 @@ impl Shared {
         self.metrics
             .reconcile_duration
             .observe(start.elapsed().as_secs_f64());
-        match result {
+        match &result {
             Ok(report) => {
                 self.metrics
                     .reconciles
@@ -227,6 +233,7 @@ impl Shared {
         }
         self.observe();
         self.ready.store(true, Ordering::SeqCst);
+        result
     }
 
     /// Fetches every source repository once, timing it; the pass that
@@ -510,7 +517,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
             }
             let s = loop_shared.clone();
             // The pass runs to completion even when shutdown starts meanwhile.
-            let _ = tokio::task::spawn_blocking(move || s.reconcile_pass()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                // Failures are logged and counted by the pass itself.
+                let _ = s.reconcile_pass();
+            })
+            .await;
             if loop_shared.stopping.load(Ordering::SeqCst) {
                 break;
             }

@@ -14,9 +14,10 @@
 //!   propagation policy (foreground by default, Argo CD's prune default) that
 //!   waits until the object is gone;
 //! - listing by tracking annotation: the annotation cannot be selected on the
-//!   server, so every listable kind is listed as metadata only and just the
-//!   kinds holding tracked objects are read in full, skipping the kinds Argo CD
-//!   excludes by default (events, leases, endpoints, reviews, metrics);
+//!   server, so every listable kind is scanned as metadata only (skipping the
+//!   kinds Argo CD excludes by default: events, leases, endpoints, reviews,
+//!   metrics) into an index of which kinds hold which app's objects, reused
+//!   for a few seconds; only those kinds are then read in full;
 //! - [`Cluster::events_since`] as a short watch per kind this handle has
 //!   touched, resumed from the given revision (see its docs for the semantics).
 //!
@@ -71,6 +72,8 @@ const LIST_CONCURRENCY: usize = 4;
 const PAGE_SIZE: u32 = 500;
 /// An unknown kind triggers a new discovery when the last one is this old.
 pub const REDISCOVER_AFTER: Duration = Duration::from_secs(10);
+/// How long a scan of which kinds hold which app's objects is reused.
+pub const TRACKED_SCAN_TTL: Duration = Duration::from_secs(5);
 /// How long after applying a CRD its kinds are waited for.
 pub const CRD_SETTLE: Duration = Duration::from_secs(10);
 
@@ -682,9 +685,43 @@ struct State {
     /// When this handle last applied or deleted a CustomResourceDefinition or
     /// APIService, which changes what the server serves.
     api_changed_at: Option<Instant>,
+    /// Which kinds hold which app's objects.
+    tracked: Option<Arc<TrackedIndex>>,
     /// Kinds this handle touched: what `events_since` watches.
     touched: BTreeMap<(String, String), ResourceInfo>,
 }
+
+/// Which kinds hold the objects of which Application, from one metadata-only
+/// scan of every listable kind. It saves listing every kind of the cluster for
+/// every app: within [`TRACKED_SCAN_TTL`] only the kinds known to hold an app's
+/// objects are listed. Applies through this handle add to it, so an app's own
+/// writes are never missed; a kind that only someone else's write made hold
+/// an app's objects shows up at the next scan.
+#[derive(Debug, Clone)]
+struct TrackedIndex {
+    scanned_at: Instant,
+    kinds_by_app: HashMap<String, BTreeMap<(String, String), ResourceInfo>>,
+}
+
+impl TrackedIndex {
+    fn add(&mut self, app: &str, info: &ResourceInfo) {
+        self.kinds_by_app
+            .entry(app.to_string())
+            .or_default()
+            .entry((info.group.clone(), info.kind.clone()))
+            .or_insert_with(|| info.clone());
+    }
+
+    fn kinds_of(&self, app: &str) -> impl Iterator<Item = &ResourceInfo> {
+        self.kinds_by_app
+            .get(app)
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+}
+
+/// A kind and the apps whose objects it holds.
+type KindApps = (ResourceInfo, BTreeSet<String>);
 
 /// A Kubernetes cluster reached through a kubeconfig context.
 pub struct KubeCluster {
@@ -971,17 +1008,18 @@ impl KubeCluster {
         Ok(items)
     }
 
-    /// Objects tracked by `app` across every listable kind.
+    /// Objects tracked by `app` across every listable kind: the kinds that
+    /// hold the app's objects come from the [`TrackedIndex`], then those kinds
+    /// are listed in full (so the objects are always current).
     fn list_tracked(
         &self,
         app: &str,
         sel: &Selector,
         labels: &str,
     ) -> Result<Vec<Value>, ClusterError> {
-        let d = self.discovery(Refresh::No)?;
-        let kinds: Vec<ResourceInfo> = d
-            .listable()
-            .into_iter()
+        let index = self.tracked_index()?;
+        let kinds: Vec<ResourceInfo> = index
+            .kinds_of(app)
             .filter(|r| match sel.namespace.as_deref() {
                 Some("") => !r.namespaced,
                 Some(_) => r.namespaced,
@@ -989,31 +1027,52 @@ impl KubeCluster {
             })
             .cloned()
             .collect();
+        let mut out = Vec::new();
+        for info in kinds {
+            match self.list_kind(&info, sel.namespace.as_deref(), labels) {
+                Ok(items) => out.extend(
+                    items
+                        .into_iter()
+                        .filter(|o| tracking::tracked_app(o).as_deref() == Some(app)),
+                ),
+                // The kind went away since the scan: it holds nothing.
+                Err(ClusterError::Kubernetes { error, .. })
+                    if matches!(api_code(&error), Some(404 | 405)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The index of which kinds hold which app's objects, scanned again when
+    /// older than [`TRACKED_SCAN_TTL`].
+    fn tracked_index(&self) -> Result<Arc<TrackedIndex>, ClusterError> {
+        if let Some(index) = &self.lock().tracked
+            && index.scanned_at.elapsed() < TRACKED_SCAN_TTL
+        {
+            return Ok(index.clone());
+        }
+        let d = self.discovery(Refresh::No)?;
+        let kinds: Vec<ResourceInfo> = d.listable().into_iter().cloned().collect();
         let client = self.client.clone();
         let server = self.server.clone();
-        let ns = sel.namespace.clone().filter(|n| !n.is_empty());
-        let labels = labels.to_string();
-        let wanted = app.to_string();
-        // First metadata only (cheap: no Secret data, no specs), then the
-        // kinds holding tracked objects in full.
-        let holding: Vec<ResourceInfo> = self.run("list tracked objects", async move {
-            let results: Vec<Result<Option<ResourceInfo>, KubeError>> =
+        // Metadata only: cheap (no Secret data, no specs), and the tracking
+        // annotation is metadata.
+        let scanned: Vec<KindApps> = self.run("scan for tracked objects", async move {
+            let results: Vec<Result<Option<KindApps>, KubeError>> =
                 futures::stream::iter(kinds.into_iter().map(|info| {
                     let client = client.clone();
                     let server = server.clone();
-                    let ns = ns.clone();
-                    let labels = labels.clone();
-                    let app = wanted.clone();
                     async move {
-                        match list_all(&client, &server, &info, ns.as_deref(), &labels, true).await
-                        {
-                            Ok(items) => Ok(items
-                                .iter()
-                                .any(|o| tracking::tracked_app(o).as_deref() == Some(app.as_str()))
-                                .then_some(info)),
-                            // Kinds this user may not list cannot hold objects
-                            // it applied; kinds that vanished since discovery
-                            // hold none.
+                        match list_all(&client, &server, &info, None, "", true).await {
+                            Ok(items) => {
+                                let apps: BTreeSet<String> =
+                                    items.iter().filter_map(tracking::tracked_app).collect();
+                                Ok((!apps.is_empty()).then_some((info, apps)))
+                            }
+                            // Kinds this user may not list cannot hold
+                            // objects it applied; kinds that vanished since
+                            // discovery hold none.
                             Err(KubeError::Forbidden { .. }) => Ok(None),
                             Err(e) if matches!(api_code(&e), Some(404 | 405)) => Ok(None),
                             Err(e) => Err(e),
@@ -1028,15 +1087,18 @@ impl KubeCluster {
                 .filter_map(Result::transpose)
                 .collect::<Result<Vec<_>, _>>()
         })?;
-        let mut out = Vec::new();
-        for info in holding {
-            for o in self.list_kind(&info, sel.namespace.as_deref(), labels_str(sel).as_str())? {
-                if tracking::tracked_app(&o).as_deref() == Some(app) {
-                    out.push(o);
-                }
+        let mut index = TrackedIndex {
+            scanned_at: Instant::now(),
+            kinds_by_app: HashMap::new(),
+        };
+        for (info, apps) in scanned {
+            for app in apps {
+                index.add(&app, &info);
             }
         }
-        Ok(out)
+        let index = Arc::new(index);
+        self.lock().tracked = Some(index.clone());
+        Ok(index)
     }
 
     /// Waits until `r` (uid `uid`) is gone.
@@ -1433,6 +1495,12 @@ impl Cluster for KubeCluster {
             Ok(stored) => {
                 self.touch(&info);
                 self.note_api_change(&info);
+                if let Some(app) = tracking::tracked_app(&stored) {
+                    let mut st = self.lock();
+                    if let Some(index) = st.tracked.as_mut() {
+                        Arc::make_mut(index).add(&app, &info);
+                    }
+                }
                 Ok(stored)
             }
             Err(e) => Err(e),

@@ -43,6 +43,9 @@ impl CompileCache {
 
 /// A rule's compiled parts.
 pub(crate) struct CompiledRule {
+    /// The kinds the rule's `match` can select at most (`None`: any kind),
+    /// to reject it by the object's kind before the full match.
+    pub kinds: Option<Vec<String>>,
     /// `preconditions` of the rule.
     pub preconditions: Option<Block>,
     /// The validate body (deny, patterns, foreach loops).
@@ -74,6 +77,7 @@ impl CompiledRule {
             .map(mutate_loops)
             .unwrap_or_default();
         Self {
+            kinds: crate::matching::possible_kinds(&rule.match_),
             preconditions,
             validate,
             mutate_loops,

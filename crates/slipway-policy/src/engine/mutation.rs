@@ -2,10 +2,12 @@
 //! (nested), applied to the object in place (`pkg/engine/handlers/mutation`).
 //! A rule is `pass` when the object changed and `skip` when it did not.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::compiled::MutateLoop;
-use super::context::{inject, load_entries, preconditions, substitute};
+use super::context::{contains_variables, inject, load_entries, preconditions, substitute};
 use super::foreach::{add_element, evaluate_list};
 use super::run::{Outcome, PolicyRun};
 use crate::model::{ForEachMutation, Rule};
@@ -60,27 +62,29 @@ fn apply_strategic_merge(
     overlay: &Value,
     resource: &mut Value,
 ) -> Result<bool, String> {
-    let overlay = substitute(overlay, &run.ctx, Some(resource), false)
-        .map_err(|e| format!("variable substitution failed: {e}"))?;
-    let out = crate::mutate::strategic_merge(resource, &overlay).map_err(|e| e.to_string())?;
-    if out.changed {
-        *resource = out.patched;
-    }
-    Ok(out.changed)
+    let overlay = if contains_variables(overlay) {
+        Cow::Owned(
+            substitute(overlay, &run.ctx, Some(resource), false)
+                .map_err(|e| format!("variable substitution failed: {e}"))?,
+        )
+    } else {
+        Cow::Borrowed(overlay)
+    };
+    crate::mutate::strategic_merge_in_place(resource, &overlay).map_err(|e| e.to_string())
 }
 
 /// Variables are substituted in the patch text before it is parsed, paths
 /// included (`/spec/containers/{{elementIndex}}/env`), as Kyverno does.
 fn apply_json6902(run: &PolicyRun<'_>, patch: &str, resource: &mut Value) -> Result<bool, String> {
-    let text = if patch.contains("{{") {
+    let text: Cow<'_, str> = if patch.contains("{{") {
         match substitute(&Value::String(patch.to_string()), &run.ctx, None, false)
             .map_err(|e| format!("variable substitution failed: {e}"))?
         {
-            Value::String(s) => s,
-            other => other.to_string(),
+            Value::String(s) => Cow::Owned(s),
+            other => Cow::Owned(other.to_string()),
         }
     } else {
-        patch.to_string()
+        Cow::Borrowed(patch)
     };
     let out = crate::mutate::json6902(resource, &text).map_err(|e| e.to_string())?;
     if out.changed {

@@ -147,6 +147,13 @@ impl<'a> PolicyRun<'a> {
 
 /// Whether `rule` of `policy` applies to `resource` in this request.
 fn matches(policy: &Policy, req: &Request, rule: &Rule, resource: &Value) -> bool {
+    // Most rules are for other kinds: reject those by the kind name alone.
+    if let Some(kinds) = &rule.compiled.get(rule).kinds {
+        let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !kinds.iter().any(|k| k == kind) {
+            return false;
+        }
+    }
     let target = MatchTarget {
         resource,
         operation: req.operation,
@@ -261,6 +268,10 @@ impl Engine {
         let original = target_resource(prepared.req);
         let mut state: Option<(PolicyRun<'_>, Value)> = None;
         let is_delete = prepared.req.operation == Operation::Delete;
+        // Set when a rule changed the object: the context is brought up to
+        // date before the next rule runs (converting the object is costly,
+        // and after the last rule nobody reads it).
+        let mut stale = false;
         for rule in &policy.rules {
             let current = state.as_ref().map_or(original, |(_, r)| r);
             if rule.mutate.is_none() || !matches(policy, prepared.req, rule, current) {
@@ -269,21 +280,23 @@ impl Engine {
             let (run, resource) = state.get_or_insert_with(|| {
                 (PolicyRun::new(policy, prepared, values), original.clone())
             });
+            if stale {
+                // Later rules see the mutated object, as in Kyverno.
+                run.ctx.set(
+                    if is_delete {
+                        "request.oldObject"
+                    } else {
+                        "request.object"
+                    },
+                    &*resource,
+                );
+                stale = false;
+            }
             let checkpoint = run.ctx.checkpoint();
             let outcome = super::mutation::mutate_rule(run, rule, resource);
             run.ctx.restore(checkpoint);
             if let Some((o, changed)) = outcome {
-                if changed {
-                    // Later rules see the mutated object, as in Kyverno.
-                    run.ctx.set(
-                        if is_delete {
-                            "request.oldObject"
-                        } else {
-                            "request.object"
-                        },
-                        &*resource,
-                    );
-                }
+                stale |= changed;
                 let done = applied(o.status) && apply_one(policy);
                 resp.rules
                     .push(run.response(rule, RuleType::Mutation, o, resource));

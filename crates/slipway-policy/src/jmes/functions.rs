@@ -363,8 +363,33 @@ fn equal_fold(a: &str, b: &str) -> bool {
         .eq(b.chars().flat_map(char::to_lowercase))
 }
 
-fn compile_regex(function: &str, pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|e| format!("JMESPath function '{function}': {e}"))
+/// Compiled regexes are kept per thread (patterns come from policies, so
+/// there are few of them); the cache is dropped past this many entries.
+const REGEX_CACHE_LIMIT: usize = 512;
+
+thread_local! {
+    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<Box<str>, std::rc::Rc<regex::Regex>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Compiles `pattern` once per thread: compiling a regex costs far more than
+/// matching it, and the same policy expression runs for every resource.
+/// (Shared, not cloned: a cloned `Regex` starts with an empty match cache.)
+fn compile_regex(function: &str, pattern: &str) -> Result<std::rc::Rc<regex::Regex>, String> {
+    if let Some(hit) = REGEX_CACHE.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(hit);
+    }
+    let re = std::rc::Rc::new(
+        regex::Regex::new(pattern).map_err(|e| format!("JMESPath function '{function}': {e}"))?,
+    );
+    REGEX_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= REGEX_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(pattern.into(), re.clone());
+    });
+    Ok(re)
 }
 
 fn regex_replace(function: &'static str, args: &[Rcvar], expand: bool) -> FnResult {

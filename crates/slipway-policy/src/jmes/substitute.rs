@@ -227,6 +227,9 @@ impl Walker<'_, '_> {
                     Ok(doc.clone())
                 }
             }
+            // Parts without variables are copied as they are (no field path
+            // bookkeeping: errors can only come from variables).
+            Value::Array(_) | Value::Object(_) if !has_braces(doc) => Ok(doc.clone()),
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -347,6 +350,16 @@ impl Walker<'_, '_> {
                 cause,
             }),
         }
+    }
+}
+
+/// Whether any string or key below `doc` contains `{{`.
+fn has_braces(doc: &Value) -> bool {
+    match doc {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(items) => items.iter().any(has_braces),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains("{{") || has_braces(v)),
+        _ => false,
     }
 }
 

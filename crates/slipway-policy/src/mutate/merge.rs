@@ -11,6 +11,13 @@
 //! - with two merge keys (`containerPort`+`protocol`) elements are matched on the keys whose
 //!   values they have (kyaml's `validateKeys`).
 
+//!
+//! The merge works in place: the object is moved through the merge (never copied), and a
+//! read-only pass ([`check`]) first finds the errors the merge would meet, so that a failing
+//! merge leaves the object untouched. Whether anything changed is tracked on the way (what
+//! comparing the object before and after would say), which saves a copy and a comparison of
+//! the whole object per patch.
+
 use serde_json::{Map, Value};
 
 use super::MutateError;
@@ -18,19 +25,32 @@ use super::schema::Ty;
 
 const DIRECTIVE: &str = "$patch";
 
-/// Merges `patch` into `resource` (the top level of both is a map in practice).
-pub(super) fn merge_document(resource: &Value, patch: &Value) -> Result<Value, MutateError> {
+/// Merges `patch` into `resource` in place (the top level of both is a map in practice);
+/// returns whether `resource` changed. On error `resource` is unchanged.
+pub(super) fn merge_document(resource: &mut Value, patch: &Value) -> Result<bool, MutateError> {
     let ty = Ty::for_object(resource);
-    Ok(merge(Some(resource), patch, ty, "")?.unwrap_or(Value::Null))
+    let mut path = String::new();
+    check(Some(resource), patch, ty, &mut path)?;
+    let was_null = resource.is_null();
+    let mut changed = false;
+    let old = std::mem::take(resource);
+    match merge(Some(old), patch, ty, &mut changed) {
+        Some(v) => {
+            *resource = v;
+            Ok(changed || was_null)
+        }
+        None => Ok(!was_null),
+    }
 }
 
-/// Merges one node; `None` means "remove the field".
-fn merge(
+/// The errors [`merge`] would meet, found without changing anything: the node pairs it
+/// visits are the same (map fields by key, merge-list elements by [`plan_list`]).
+fn check(
     dest: Option<&Value>,
     patch: &Value,
     ty: Ty,
-    path: &str,
-) -> Result<Option<Value>, MutateError> {
+    path: &mut String,
+) -> Result<(), MutateError> {
     let dest = dest.filter(|d| !d.is_null());
     if let Some(d) = dest
         && !patch.is_null()
@@ -40,17 +60,79 @@ fn merge(
             path: if path.is_empty() {
                 "/".into()
             } else {
-                path.to_string()
+                path.clone()
             },
             patch_kind: super::kind_name(patch),
             resource_kind: super::kind_name(d),
         });
     }
     match patch {
-        Value::Null => Ok(None),
-        Value::Object(p) => merge_map(dest.and_then(Value::as_object), p, ty, path),
-        Value::Array(p) => merge_list(dest.and_then(Value::as_array), p, ty, path),
-        scalar => Ok(Some(scalar.clone())),
+        Value::Object(p) => {
+            if matches!(
+                p.get(DIRECTIVE).and_then(Value::as_str),
+                Some("delete" | "replace")
+            ) {
+                return Ok(());
+            }
+            let dmap = dest.and_then(Value::as_object);
+            for (key, pv) in p {
+                if key == DIRECTIVE {
+                    continue;
+                }
+                let len = path.len();
+                path.push('/');
+                path.push_str(key);
+                let r = check(dmap.and_then(|m| m.get(key)), pv, ty.field(key), path);
+                path.truncate(len);
+                r?;
+            }
+            Ok(())
+        }
+        Value::Array(p) => {
+            let Ty::List(list) = ty else {
+                return Ok(());
+            };
+            if p.iter()
+                .any(|v| is_marker(v, "replace") || is_marker(v, "delete"))
+                || list.keys.is_empty()
+            {
+                return Ok(());
+            }
+            let original: &[Value] = dest.and_then(Value::as_array).map_or(&[], Vec::as_slice);
+            let (plans, _) = plan_list(original, p, list.keys);
+            let elem_ty = ty.element();
+            for plan in &plans {
+                if let Some(pe) = plan.patch {
+                    let mut element_path = format!("{path}[{}]", plan.values.join(","));
+                    check(
+                        plan.dest.map(|i| &original[i]),
+                        pe,
+                        elem_ty,
+                        &mut element_path,
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Merges one node, taking the old value by move; `None` means "remove the field".
+/// `changed` is set when the result differs from a present, non-null `dest`; the caller
+/// accounts for fields that appear or disappear.
+fn merge(dest: Option<Value>, patch: &Value, ty: Ty, changed: &mut bool) -> Option<Value> {
+    let dest = dest.filter(|d| !d.is_null());
+    match patch {
+        Value::Null => None,
+        Value::Object(p) => merge_map(dest, p, ty, changed),
+        Value::Array(p) => merge_list(dest, p, ty, changed),
+        scalar => {
+            if dest.as_ref().is_some_and(|d| d != scalar) {
+                *changed = true;
+            }
+            Some(scalar.clone())
+        }
     }
 }
 
@@ -62,65 +144,161 @@ fn shape(v: &Value) -> u8 {
     }
 }
 
+/// Replaces `dest` by `new`, noting a change against a present `dest`.
+fn replace(dest: Option<Value>, new: Value, changed: &mut bool) -> Option<Value> {
+    if dest.is_some_and(|d| d != new) {
+        *changed = true;
+    }
+    Some(new)
+}
+
 fn merge_map(
-    dest: Option<&Map<String, Value>>,
+    dest: Option<Value>,
     patch: &Map<String, Value>,
     ty: Ty,
-    path: &str,
-) -> Result<Option<Value>, MutateError> {
+    changed: &mut bool,
+) -> Option<Value> {
     match patch.get(DIRECTIVE).and_then(Value::as_str) {
-        Some("delete") => return Ok(None),
+        Some("delete") => return None,
         Some("replace") => {
             let mut replaced = patch.clone();
             replaced.shift_remove(DIRECTIVE);
-            return Ok(Some(Value::Object(replaced)));
+            return replace(dest, Value::Object(replaced), changed);
         }
         _ => {}
     }
-    let mut out = dest.cloned().unwrap_or_default();
+    let mut out = match dest {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     for (key, pv) in patch {
         if key == DIRECTIVE {
             continue;
         }
-        let child_path = format!("{path}/{key}");
-        match merge(out.get(key), pv, ty.field(key), &child_path)? {
-            Some(v) => {
-                out.insert(key.clone(), v);
+        let child_ty = ty.field(key);
+        match out.get_mut(key) {
+            Some(slot) => {
+                let was_null = slot.is_null();
+                let old = std::mem::take(slot);
+                match merge(Some(old), pv, child_ty, changed) {
+                    Some(v) => {
+                        *changed |= was_null;
+                        *slot = v;
+                    }
+                    None => {
+                        out.shift_remove(key);
+                        *changed = true;
+                    }
+                }
             }
             None => {
-                out.shift_remove(key);
+                if let Some(v) = merge(None, pv, child_ty, changed) {
+                    out.insert(key.clone(), v);
+                    *changed = true;
+                }
             }
         }
     }
-    Ok(Some(Value::Object(out)))
+    Some(Value::Object(out))
 }
 
-fn merge_list(
-    dest: Option<&Vec<Value>>,
-    patch: &[Value],
-    ty: Ty,
-    path: &str,
-) -> Result<Option<Value>, MutateError> {
+/// A `{$patch: <what>}` marker element of a merge list.
+fn is_marker(v: &Value, what: &str) -> bool {
+    v.as_object()
+        .is_some_and(|m| m.len() == 1 && m.get(DIRECTIVE).and_then(Value::as_str) == Some(what))
+}
+
+/// One keyed element of a merged list: the keys and values it is matched on, the object
+/// element it merges into (index) and the overlay element merged (if any).
+struct Planned<'p> {
+    keys: Vec<&'static str>,
+    values: Vec<String>,
+    dest: Option<usize>,
+    patch: Option<&'p Value>,
+}
+
+/// Pairs the elements of a merge list: the key values of every keyed element, the
+/// overlay's first, then the object's, without repeats, each with the first element of
+/// either list that has them. Also returns the overlay's elements without any key value.
+fn plan_list<'p>(
+    original: &[Value],
+    patch: &'p [Value],
+    keys: &'static [&'static str],
+) -> (Vec<Planned<'p>>, Vec<&'p Value>) {
+    let mut values: Vec<Vec<String>> = Vec::new();
+    let mut keyless_patch: Vec<&'p Value> = Vec::new();
+    let key_values = |element: &Value| -> Option<Vec<String>> {
+        let v: Vec<String> = keys
+            .iter()
+            .map(|k| key_text(element, k).unwrap_or_default())
+            .collect();
+        (!v.iter().all(String::is_empty)).then_some(v)
+    };
+    for element in patch {
+        match key_values(element) {
+            Some(v) if !values.contains(&v) => values.push(v),
+            Some(_) => {}
+            None if !element.is_null() => keyless_patch.push(element),
+            None => {}
+        }
+    }
+    for element in original {
+        if let Some(v) = key_values(element)
+            && !values.contains(&v)
+        {
+            values.push(v);
+        }
+    }
+    let plans = values
+        .iter()
+        .filter_map(|value| {
+            let (keys, values) = valid_keys(keys, value);
+            let dest = original
+                .iter()
+                .position(|e| element_matches(e, &keys, &values));
+            let patch = find(patch, &keys, &values);
+            (dest.is_some() || patch.is_some()).then_some(Planned {
+                keys,
+                values,
+                dest,
+                patch,
+            })
+        })
+        .collect();
+    (plans, keyless_patch)
+}
+
+/// A merged element waiting to be placed: its match keys and values, the value, the object
+/// element it came from and whether merging changed it.
+struct Added {
+    keys: Vec<&'static str>,
+    values: Vec<String>,
+    value: Value,
+    source: Option<usize>,
+    changed: bool,
+}
+
+fn merge_list(dest: Option<Value>, patch: &[Value], ty: Ty, changed: &mut bool) -> Option<Value> {
     let Ty::List(list) = ty else {
-        return Ok(Some(Value::Array(patch.to_vec())));
+        return replace(dest, Value::Array(patch.to_vec()), changed);
     };
     // A `{$patch: replace}` marker element: the overlay list (without the marker) wins.
-    let is_marker = |v: &Value, what: &str| {
-        v.as_object()
-            .is_some_and(|m| m.len() == 1 && m.get(DIRECTIVE).and_then(Value::as_str) == Some(what))
-    };
     if patch.iter().any(|v| is_marker(v, "replace")) {
         let kept: Vec<Value> = patch
             .iter()
             .filter(|v| !is_marker(v, "replace"))
             .cloned()
             .collect();
-        return Ok(Some(Value::Array(kept)));
+        return replace(dest, Value::Array(kept), changed);
     }
     if patch.iter().any(|v| is_marker(v, "delete")) {
-        return Ok(None);
+        return None;
     }
-    let mut out: Vec<Value> = dest.cloned().unwrap_or_default();
+    let had_dest = dest.is_some();
+    let mut out: Vec<Value> = match dest {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
     if list.keys.is_empty() {
         for item in patch {
             if item.is_null() {
@@ -129,62 +307,61 @@ fn merge_list(
             let text = scalar_text(item);
             if !out.iter().any(|d| scalar_text(d) == text) {
                 out.push(item.clone());
+                *changed = true;
             }
         }
-        return Ok(Some(Value::Array(out)));
+        return Some(Value::Array(out));
     }
     let keys = list.keys;
-    let original = out.clone();
-    // Key values of every keyed element, the overlay's first, then the object's, without repeats.
-    // Elements without any key value stay where they are (object) or are appended (overlay).
-    let mut values: Vec<Vec<String>> = Vec::new();
-    let mut keyless_patch: Vec<Value> = Vec::new();
-    // Prepend order (see below): the overlay's elements first, then the object's.
-    for (element, from_patch) in patch
-        .iter()
-        .map(|e| (e, true))
-        .chain(original.iter().map(|e| (e, false)))
-    {
-        let v: Vec<String> = keys
-            .iter()
-            .map(|k| key_text(element, k).unwrap_or_default())
-            .collect();
-        if v.iter().all(String::is_empty) {
-            if from_patch && !element.is_null() {
-                keyless_patch.push(element.clone());
-            }
-            continue;
-        }
-        if !values.contains(&v) {
-            values.push(v);
+    let (plans, keyless_patch) = plan_list(&out, patch, keys);
+    // An object element is moved into the result at its last use, copied before that.
+    let mut uses = vec![0usize; out.len()];
+    for plan in &plans {
+        if let Some(i) = plan.dest {
+            uses[i] += 1;
         }
     }
+    let mut slots: Vec<Option<Value>> = out.into_iter().map(Some).collect();
     let elem_ty = ty.element();
-    let mut items_to_add: Vec<(Vec<&'static str>, Vec<String>, Value)> = Vec::new();
-    for value in &values {
-        let (valid_keys, valid_values) = valid_keys(keys, value);
-        let dest_elem = find(&original, &valid_keys, &valid_values);
-        let patch_elem = find(patch, &valid_keys, &valid_values);
-        let element_path = format!("{path}[{}]", valid_values.join(","));
-        let merged = match (dest_elem, patch_elem) {
-            (_, Some(p)) => merge(dest_elem, p, elem_ty, &element_path)?,
-            (Some(d), None) => Some(d.clone()),
+    let mut items_to_add: Vec<Added> = Vec::new();
+    for plan in plans {
+        let dest_elem = plan.dest.and_then(|i| {
+            uses[i] -= 1;
+            if uses[i] == 0 {
+                slots[i].take()
+            } else {
+                slots[i].clone()
+            }
+        });
+        let source = plan.dest.filter(|_| dest_elem.is_some());
+        let mut elem_changed = false;
+        let merged = match (dest_elem, plan.patch) {
+            (d, Some(p)) => merge(d, p, elem_ty, &mut elem_changed),
+            (Some(d), None) => Some(d),
             (None, None) => continue,
         };
         match merged {
-            None => remove_matching(&mut out, &valid_keys, &valid_values),
-            Some(Value::Object(m)) if m.is_empty() => {
-                remove_matching(&mut out, &valid_keys, &valid_values)
-            }
+            None => {}
+            Some(Value::Object(m)) if m.is_empty() => {}
             Some(mut v) => {
                 if let Value::Object(m) = &mut v {
-                    for (k, val) in valid_keys.iter().zip(&valid_values) {
+                    for (k, val) in plan.keys.iter().zip(&plan.values) {
                         if !m.contains_key(*k) {
                             m.insert((*k).to_string(), Value::String(val.clone()));
+                            elem_changed = true;
                         }
                     }
                 }
-                set_element(&mut items_to_add, valid_keys, valid_values, v);
+                set_element(
+                    &mut items_to_add,
+                    Added {
+                        keys: plan.keys,
+                        values: plan.values,
+                        value: v,
+                        source,
+                        changed: elem_changed,
+                    },
+                );
             }
         }
     }
@@ -193,13 +370,39 @@ fn merge_list(
     // elements in overlay order, followed by the object's remaining elements
     // in their order (kyaml's `appendListNode(itemsToBeAdded, dest)`); object
     // elements without key values come last.
-    let mut result: Vec<Value> = items_to_add.into_iter().map(|(_, _, v)| v).collect();
-    result.extend(out.into_iter().filter(|e| {
-        keys.iter()
-            .all(|k| key_text(e, k).unwrap_or_default().is_empty())
-    }));
-    result.extend(keyless_patch);
-    Ok(Some(Value::Array(result)))
+    let original_len = slots.len();
+    let mut result: Vec<Value> = Vec::with_capacity(items_to_add.len() + keyless_patch.len());
+    let mut sources: Vec<Option<usize>> = Vec::with_capacity(result.capacity());
+    let mut elements_changed = false;
+    for item in items_to_add {
+        elements_changed |= item.changed;
+        result.push(item.value);
+        sources.push(item.source);
+    }
+    for (i, slot) in slots.into_iter().enumerate() {
+        if let Some(e) = slot
+            && keys
+                .iter()
+                .all(|k| key_text(&e, k).unwrap_or_default().is_empty())
+        {
+            result.push(e);
+            sources.push(Some(i));
+        }
+    }
+    for e in keyless_patch {
+        result.push(e.clone());
+        sources.push(None);
+    }
+    // The list is unchanged when every object element is back at its place, unchanged,
+    // and nothing was added.
+    if had_dest
+        && (elements_changed
+            || sources.len() != original_len
+            || sources.iter().enumerate().any(|(i, s)| *s != Some(i)))
+    {
+        *changed = true;
+    }
+    Some(Value::Array(result))
 }
 
 /// kyaml's `validateKeys`: keep the keys whose value is known; if none is, keep them all.
@@ -251,22 +454,13 @@ fn find<'a>(list: &'a [Value], keys: &[&str], values: &[String]) -> Option<&'a V
     list.iter().find(|e| element_matches(e, keys, values))
 }
 
-fn remove_matching(list: &mut Vec<Value>, keys: &[&str], values: &[String]) {
-    list.retain(|e| !element_matches(e, keys, values));
-}
-
-fn set_element(
-    items: &mut Vec<(Vec<&'static str>, Vec<String>, Value)>,
-    keys: Vec<&'static str>,
-    values: Vec<String>,
-    item: Value,
-) {
+fn set_element(items: &mut Vec<Added>, item: Added) {
     if let Some(slot) = items
         .iter_mut()
-        .find(|(_, _, e)| element_matches(e, &keys, &values))
+        .find(|e| element_matches(&e.value, &item.keys, &item.values))
     {
-        slot.2 = item;
+        *slot = item;
     } else {
-        items.push((keys, values, item));
+        items.push(item);
     }
 }

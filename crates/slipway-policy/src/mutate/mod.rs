@@ -89,16 +89,50 @@ pub enum MutateError {
 /// remaining overlay is strategic-merged: maps recursively, `null` deletes, lists merged by
 /// the Kubernetes patch merge key of known fields, other lists replaced.
 pub fn strategic_merge(resource: &Value, overlay: &Value) -> Result<MutateOutcome, MutateError> {
-    let patch = preprocess::preprocess(overlay, resource)?;
-    let patched = merge::merge_document(resource, &patch)?;
-    let changed = &patched != resource;
+    let mut patched = resource.clone();
+    let changed = strategic_merge_in_place(&mut patched, overlay)?;
     Ok(MutateOutcome { patched, changed })
+}
+
+/// [`strategic_merge`] on the object in place, without copying it; returns whether it
+/// changed. On error the object is unchanged.
+pub fn strategic_merge_in_place(
+    resource: &mut Value,
+    overlay: &Value,
+) -> Result<bool, MutateError> {
+    let patch = preprocess::preprocess(overlay, resource)?;
+    merge::merge_document(resource, &patch)
 }
 
 /// Applies a `patchesJson6902` text (a YAML or JSON list of operations).
 pub fn json6902(resource: &Value, patch: &str) -> Result<MutateOutcome, MutateError> {
-    let ops = json_patch::parse_patch(patch)?;
+    let ops = parsed_patch(patch)?;
     json_patch_ops(resource, &ops)
+}
+
+/// Parsed patch texts are kept per thread: a policy's patch is the same text for every
+/// resource (or one of few after variable substitution), and parsing YAML costs more than
+/// applying the operations. The cache is dropped past this many entries.
+const PATCH_CACHE_LIMIT: usize = 256;
+
+thread_local! {
+    static PATCH_CACHE: std::cell::RefCell<std::collections::HashMap<Box<str>, std::rc::Rc<Vec<Value>>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn parsed_patch(text: &str) -> Result<std::rc::Rc<Vec<Value>>, MutateError> {
+    if let Some(hit) = PATCH_CACHE.with(|c| c.borrow().get(text).cloned()) {
+        return Ok(hit);
+    }
+    let ops = std::rc::Rc::new(json_patch::parse_patch(text)?);
+    PATCH_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= PATCH_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(text.into(), std::rc::Rc::clone(&ops));
+    });
+    Ok(ops)
 }
 
 /// Applies already-parsed RFC 6902 operations.

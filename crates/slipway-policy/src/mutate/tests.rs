@@ -715,3 +715,45 @@ fn smp_condition_uses_validate_operators() {
     );
     check_smp(r, "spec: {(replicas): '<2', paused: true}", None);
 }
+
+/// The in-place merge tracks whether the object changed instead of comparing it before and
+/// after: on random objects and overlays (with merge lists) the flag must agree with the
+/// comparison, and a failing merge must leave the object as it was.
+#[test]
+fn in_place_merge_reports_change_exactly() {
+    let mut g = Lcg(11);
+    let mut compared = 0;
+    for _ in 0..4000 {
+        let mut resource = g.value(4);
+        if let Value::Object(m) = &mut resource {
+            m.insert("apiVersion".into(), json!("v1"));
+            m.insert("kind".into(), json!("Pod"));
+            m.insert(
+                "spec".into(),
+                json!({"containers": [{"name": "a", "image": "x"}, {"name": "b", "ports": [{"containerPort": 80}]}, {"image": "keyless"}]}),
+            );
+        }
+        let mut overlay = g.value(3);
+        if !overlay.is_object() {
+            overlay = json!({"metadata": {"labels": {"a": g.value(1)}}});
+        }
+        if let Value::Object(m) = &mut overlay
+            && g.next().is_multiple_of(2)
+        {
+            let name = g.pick(&["a", "b", "c"]);
+            m.insert(
+                "spec".into(),
+                json!({"containers": [{"name": name, "image": g.value(1)}, g.value(2)]}),
+            );
+        }
+        let mut patched = resource.clone();
+        match strategic_merge_in_place(&mut patched, &overlay) {
+            Ok(changed) => {
+                assert_eq!(changed, patched != resource, "overlay {overlay}");
+                compared += 1;
+            }
+            Err(_) => assert_eq!(patched, resource),
+        }
+    }
+    assert!(compared > 1000, "only {compared} merges succeeded");
+}

@@ -530,6 +530,7 @@ struct Seen {
     method: String,
     target: String,
     content_type: String,
+    accept: String,
     body: String,
 }
 
@@ -559,7 +560,8 @@ impl ScriptedServer {
                 let mut parts = line.split_whitespace();
                 let method = parts.next().unwrap_or("").to_string();
                 let target = parts.next().unwrap_or("").to_string();
-                let (mut length, mut content_type) = (0usize, String::new());
+                let (mut length, mut content_type, mut accept) =
+                    (0usize, String::new(), String::new());
                 loop {
                     let mut h = String::new();
                     if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -569,6 +571,7 @@ impl ScriptedServer {
                     match k.to_ascii_lowercase().as_str() {
                         "content-length" => length = v.trim().parse().unwrap_or(0),
                         "content-type" => content_type = v.trim().to_string(),
+                        "accept" => accept = v.trim().to_string(),
                         _ => {}
                     }
                 }
@@ -595,6 +598,7 @@ impl ScriptedServer {
                     method,
                     target: target.clone(),
                     content_type,
+                    accept,
                     body: String::from_utf8_lossy(&body).into(),
                 });
                 let _ = write!(
@@ -916,4 +920,114 @@ fn events_since_watches_the_kinds_used() {
         err.contains("from revision 4: the API server no longer keeps changes that old"),
         "{err}"
     );
+}
+
+#[test]
+fn tracked_objects_are_found_across_kinds_with_one_scan() {
+    use crate::tracking::set_tracking;
+    let tracked = |mut o: Value, kind: &str, api_version: &str, app: &str| {
+        o["kind"] = kind.into();
+        o["apiVersion"] = api_version.into();
+        set_tracking(&mut o, app);
+        o
+    };
+    let a = tracked(cm_item("web", "a", 5), "ConfigMap", "v1", "app1");
+    let b = tracked(cm_item("web", "b", 6), "ConfigMap", "v1", "app2");
+    let c = tracked(cm_item("web", "c", 7), "ConfigMap", "v1", "app3");
+    let d = tracked(
+        json!({"metadata": {"name": "d", "namespace": "web", "resourceVersion": "8"}}),
+        "Deployment",
+        "apps/v1",
+        "app1",
+    );
+    let list = |items: Vec<Value>| json!({"kind": "List", "metadata": {}, "items": items});
+    let mut routes = discovery_routes();
+    routes.extend([
+        // The metadata scan, cluster-wide.
+        route(
+            "GET",
+            "/api/v1/configmaps",
+            "",
+            200,
+            list(vec![a.clone(), b.clone(), cm_item("web", "x", 9)]),
+        ),
+        route(
+            "GET",
+            "/api/v1/namespaces",
+            "",
+            200,
+            list(vec![json!({"metadata": {"name": "web"}})]),
+        ),
+        route(
+            "GET",
+            "/api/v1/secrets",
+            "",
+            403,
+            status(403, "Forbidden", "no"),
+        ),
+        route(
+            "GET",
+            "/apis/apps/v1/deployments",
+            "",
+            200,
+            list(vec![d.clone()]),
+        ),
+        // Full lists in the namespace.
+        route(
+            "GET",
+            "/api/v1/namespaces/web/configmaps",
+            "",
+            200,
+            list(vec![a, b, c.clone(), cm_item("web", "x", 9)]),
+        ),
+        route(
+            "GET",
+            "/apis/apps/v1/namespaces/web/deployments",
+            "",
+            200,
+            list(vec![d]),
+        ),
+        route(
+            "PATCH",
+            "/api/v1/namespaces/web/configmaps/c",
+            "",
+            200,
+            c.clone(),
+        ),
+    ]);
+    let server = ScriptedServer::start(routes);
+    let (_dir, cluster) = scripted_cluster(&server);
+    let by_app = |app: &str| {
+        let found = cluster
+            .list(&Selector {
+                tracked_by: Some(app.into()),
+                namespace: Some("web".into()),
+                ..Selector::default()
+            })
+            .unwrap();
+        found
+            .iter()
+            .map(|o| ResourceRef::of(o).to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by_app("app1"), ["ConfigMap:web/a", "apps/Deployment:web/d"]);
+    assert_eq!(by_app("app2"), ["ConfigMap:web/b"]);
+    // One metadata scan served both apps, and asked for metadata only.
+    assert_eq!(server.count("GET", "/api/v1/namespaces"), 1);
+    let scan = server
+        .seen()
+        .into_iter()
+        .find(|s| s.target.starts_with("/apis/apps/v1/deployments"))
+        .unwrap();
+    assert!(
+        scan.accept.contains("as=PartialObjectMetadataList"),
+        "{}",
+        scan.accept
+    );
+    // app3's object is not in the scan; applying it through this handle
+    // records it at once.
+    assert!(by_app("app3").is_empty());
+    cluster.apply(&c, "slipway").unwrap();
+    assert_eq!(by_app("app3"), ["ConfigMap:web/c"]);
+    assert_eq!(server.count("GET", "/api/v1/namespaces"), 1);
 }
