@@ -147,7 +147,7 @@ impl Shared {
         let metrics = Arc::new(Metrics::new());
         metrics
             .policies_loaded
-            .set(i64::try_from(policies.current().policies.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(policies.current().len()).unwrap_or(i64::MAX));
         Ok(Self {
             controller,
             op_lock: std::sync::Mutex::new(()),
@@ -169,8 +169,14 @@ impl Shared {
         f(&self.controller)
     }
 
-    /// One reconcile pass with metrics, events and ledger updates (blocking).
-    pub fn reconcile_pass(&self) {
+    /// One reconcile pass with metrics, events and ledger updates (blocking);
+    /// returns what the pass did.
+    pub fn reconcile_pass(
+        &self,
+    ) -> Result<
+        slipway_gitops::controller::ReconcileReport,
+        slipway_gitops::controller::ControllerError,
+    > {
         if let Ok(true) = self.policies.reload_if_changed().inspect_err(|e| {
             tracing::error!(error = %e, "policy reload failed; keeping the previous set");
             self.events
@@ -179,14 +185,14 @@ impl Shared {
             let set = self.policies.current();
             self.metrics
                 .policies_loaded
-                .set(i64::try_from(set.policies.len()).unwrap_or(i64::MAX));
-            tracing::info!(policies = set.policies.len(), "webhook policies reloaded");
+                .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+            tracing::info!(policies = set.len(), "webhook policies reloaded");
             self.events.record(
                 "PoliciesReloaded",
                 "",
                 "",
                 "",
-                &format!("{} policies loaded", set.policies.len()),
+                &format!("{} policies loaded", set.len()),
             );
         }
         let start = Instant::now();
@@ -197,7 +203,7 @@ impl Shared {
         self.metrics
             .reconcile_duration
             .observe(start.elapsed().as_secs_f64());
-        match result {
+        match &result {
             Ok(report) => {
                 self.metrics
                     .reconciles
@@ -221,6 +227,7 @@ impl Shared {
         }
         self.observe();
         self.ready.store(true, Ordering::SeqCst);
+        result
     }
 
     /// Fetches every source repository once, timing it; the pass that
@@ -504,7 +511,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
             }
             let s = loop_shared.clone();
             // The pass runs to completion even when shutdown starts meanwhile.
-            let _ = tokio::task::spawn_blocking(move || s.reconcile_pass()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                // Failures are logged and counted by the pass itself.
+                let _ = s.reconcile_pass();
+            })
+            .await;
             if loop_shared.stopping.load(Ordering::SeqCst) {
                 break;
             }
