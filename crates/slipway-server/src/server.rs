@@ -147,7 +147,7 @@ impl Shared {
         let metrics = Arc::new(Metrics::new());
         metrics
             .policies_loaded
-            .set(i64::try_from(policies.current().policies.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(policies.current().len()).unwrap_or(i64::MAX));
         Ok(Self {
             controller,
             op_lock: std::sync::Mutex::new(()),
@@ -185,14 +185,14 @@ impl Shared {
             let set = self.policies.current();
             self.metrics
                 .policies_loaded
-                .set(i64::try_from(set.policies.len()).unwrap_or(i64::MAX));
-            tracing::info!(policies = set.policies.len(), "webhook policies reloaded");
+                .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+            tracing::info!(policies = set.len(), "webhook policies reloaded");
             self.events.record(
                 "PoliciesReloaded",
                 "",
                 "",
                 "",
-                &format!("{} policies loaded", set.policies.len()),
+                &format!("{} policies loaded", set.len()),
             );
         }
         let start = Instant::now();
