@@ -270,3 +270,116 @@ fn without_a_gate_nothing_is_blocked() {
     assert_eq!(out.entry.result, "Succeeded", "{}", out.entry.message);
     assert!(out.entry.policy_violations.is_empty());
 }
+
+#[test]
+fn kustomize_sources_render_from_a_git_checkout_with_app_overrides() {
+    if !require_git() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    fs_err::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(
+        &repo.join("base/kustomization.yaml"),
+        "resources: [deploy.yaml]\nconfigMapGenerator:\n  - name: web-config\n    literals: [color=blue]\n",
+    );
+    write(
+        &repo.join("base/deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - name: web\n          image: web:1.0\n          envFrom: [{configMapRef: {name: web-config}}]\n",
+    );
+    write(
+        &repo.join("overlays/prod/kustomization.yaml"),
+        "resources: [../../base]\nnamePrefix: prod-\ncommonLabels: {env: prod}\nreplicas: [{name: web, count: 3}]\n",
+    );
+    commit(&repo, "kustomize");
+    let c = Controller::open(&tmp.path().join("data"), Environments::local_only()).unwrap();
+    let mut docs = app_yaml("web", &repo, "overlays/prod", false);
+    docs[0].object["spec"]["source"]["kustomize"] =
+        serde_json::json!({"images": ["web:2.0"], "commonAnnotations": {"team": "a"}});
+    c.apply_documents(&docs).unwrap();
+    let out = c
+        .sync(
+            "web",
+            &SyncRequest {
+                initiator: "alice".into(),
+                ..SyncRequest::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.entry.result, "Succeeded", "{}", out.entry.message);
+    let cluster = c.cluster("local").unwrap();
+    let live = cluster.list(&Selector::default()).unwrap();
+    let names: Vec<String> = live.iter().map(|o| o.name().to_string()).collect();
+    let cm = names
+        .iter()
+        .find(|n| n.starts_with("prod-web-config-"))
+        .unwrap_or_else(|| panic!("no hashed ConfigMap in {names:?}"));
+    let d = cluster
+        .get(&ResourceRef::new("apps", "Deployment", "web", "prod-web"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(d["metadata"]["labels"]["env"], "prod");
+    assert_eq!(d["metadata"]["annotations"]["team"], "a");
+    let container = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "web:2.0");
+    assert_eq!(container["envFrom"][0]["configMapRef"]["name"], cm.as_str());
+
+    // A change in the base, in Git, reaches the app through the overlay.
+    write(
+        &repo.join("base/kustomization.yaml"),
+        "resources: [deploy.yaml]\nconfigMapGenerator:\n  - name: web-config\n    literals: [color=green]\n",
+    );
+    commit(&repo, "green");
+    c.repos().forget_fetches();
+    let (cmp, _) = c.refresh("web").unwrap();
+    assert_eq!(cmp.sync, SyncStatusCode::OutOfSync, "{}", cmp.reason);
+    let out = c
+        .sync(
+            "web",
+            &SyncRequest {
+                initiator: "alice".into(),
+                prune: true,
+                ..SyncRequest::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.entry.result, "Succeeded", "{}", out.entry.message);
+    let d = cluster
+        .get(&ResourceRef::new("apps", "Deployment", "web", "prod-web"))
+        .unwrap()
+        .unwrap();
+    let new_cm =
+        d["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert_ne!(&new_cm, cm, "a new hash suffix for new content");
+    let live_cm = cluster
+        .get(&ResourceRef::new("", "ConfigMap", "web", &new_cm))
+        .unwrap()
+        .unwrap();
+    assert_eq!(live_cm["data"]["color"], "green");
+    assert!(
+        cluster
+            .get(&ResourceRef::new("", "ConfigMap", "web", cm))
+            .unwrap()
+            .is_none(),
+        "the old generated ConfigMap is pruned"
+    );
+
+    // A broken kustomization fails the render, naming the source; nothing changes.
+    write(
+        &repo.join("overlays/prod/kustomization.yaml"),
+        "resources: [../../missing]\n",
+    );
+    commit(&repo, "broken");
+    c.repos().forget_fetches();
+    let (cmp, _) = c.refresh("web").unwrap();
+    let err = cmp.error.unwrap();
+    assert!(
+        err.contains("overlays/prod") && err.contains("kustomize"),
+        "{err}"
+    );
+}
