@@ -32,6 +32,9 @@ pub enum ServerError {
     /// Environments could not be loaded.
     #[error(transparent)]
     Env(#[from] slipway_gitops::environments::EnvError),
+    /// The platform's pre-sync gate did not load.
+    #[error(transparent)]
+    Gate(#[from] slipway_gitops::gate::GateLoadError),
     /// Policies could not be loaded.
     #[error(transparent)]
     Policies(#[from] AdmissionError),
@@ -138,7 +141,10 @@ impl Shared {
     /// Opens the engine, event log, policies and token of a data directory.
     pub fn open(config: &ServeConfig, ca_pem: Option<String>) -> Result<Self, ServerError> {
         let envs = Environments::load(&config.platform)?;
-        let controller = Controller::open(&config.data_dir, envs)?;
+        let mut controller = Controller::open(&config.data_dir, envs)?;
+        if let Some(gate) = slipway_gitops::gate::SyncGate::load(&config.platform)? {
+            controller = controller.with_gate(gate);
+        }
         let policies_dir = config
             .policies
             .clone()
