@@ -713,6 +713,14 @@ async fn list_policies(State(s): S) -> ApiResult {
             "category": p.annotations.get("policies.kyverno.io/category"),
             "title": p.annotations.get("policies.kyverno.io/title"),
         })).collect::<Vec<_>>(),
+        "celPolicies": set.cel.iter().map(|p| json!({
+            "name": p.name,
+            "namespace": p.namespace,
+            "kind": p.kind_name,
+            "validationAction": format!("{:?}", p.action),
+            "category": p.annotations.get("policies.kyverno.io/category"),
+            "title": p.annotations.get("policies.kyverno.io/title"),
+        })).collect::<Vec<_>>(),
         "skipped": set.skipped,
     }))
 }
@@ -723,7 +731,7 @@ async fn reload_policies(State(s): S) -> ApiResult {
             .policies
             .reload_if_changed()
             .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, error_chain(&e)))?;
-        let n = s.policies.current().policies.len();
+        let n = s.policies.current().len();
         s.metrics
             .policies_loaded
             .set(i64::try_from(n).unwrap_or(i64::MAX));

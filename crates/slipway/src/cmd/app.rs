@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use slipway_gitops::controller::{Controller, SyncRequest};
 use slipway_gitops::environments::Environments;
+use slipway_gitops::gate::SyncGate;
 use slipway_gitops::store::{AppStatus, HistoryEntry, SyncStatusCode};
 use slipway_server::client::{Client, encode};
 
@@ -31,10 +32,20 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
-    /// Opens the controller.
+    /// Opens the controller, with the platform's pre-sync policy gate when
+    /// `slipway.yaml` is there.
     pub fn controller(&self) -> anyhow::Result<Controller> {
         let envs = Environments::load(&self.platform)?;
-        Ok(Controller::open(&self.data_dir, envs)?)
+        let controller = Controller::open(&self.data_dir, envs)?;
+        Ok(match SyncGate::load(&self.platform)? {
+            Some(gate) => {
+                for s in &gate.skipped {
+                    output::warn(&format!("pre-sync gate: {s} (not evaluated)"));
+                }
+                controller.with_gate(gate)
+            }
+            None => controller,
+        })
     }
 }
 
@@ -582,6 +593,12 @@ fn print_entry(e: &slipway_gitops::store::HistoryEntry) -> anyhow::Result<()> {
         "STATUS",
         "MESSAGE"
     );
+    for v in &e.policy_violations {
+        t.push_str(&format!("Blocked:   {v}\n"));
+    }
+    for a in &e.policy_audits {
+        t.push_str(&format!("Audit:     {a}\n"));
+    }
     for r in &e.resources {
         let id =
             slipway_gitops::cluster::ResourceRef::new(&r.group, &r.kind, &r.namespace, &r.name);
