@@ -7,6 +7,9 @@
 #
 # Usage: bench/kustomize-render.sh [SLIPWAY_BIN] [CONFORMANCE_DIR]
 #   SLIPWAY_BIN defaults to $SLIPWAY_BIN, else ${CARGO_TARGET_DIR:-target}/release/slipway
+#   (or the quicker-to-build renderer example, same code path:
+#   `cargo build --release -p slipway-manifests --example kustomize_render`,
+#   then pass target/release/examples/kustomize_render)
 #   (build it with `cargo build --release -p slipway`); CONFORMANCE_DIR to
 #   $SLIPWAY_CONFORMANCE_DIR, else ../shared/conformance.
 # Env: RUNS (renders per case and tool, default 5), TARGET_RATIO (default 10).
