@@ -109,6 +109,10 @@ pub struct Shared {
     pub data_dir: PathBuf,
     /// The webhook's CA (PEM), for the console and `up`.
     pub ca_pem: Option<String>,
+    /// `(app, history id)` already in the deployment ledger: each pass
+    /// copies only new history, instead of opening the Git cache and
+    /// writing to SQLite for every entry of every app again.
+    pub ledgered: std::sync::Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 /// Reads the API token, creating it (mode 0600) on first start.
@@ -166,6 +170,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             data_dir: config.data_dir.clone(),
             ca_pem,
+            ledgered: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -311,7 +316,11 @@ impl Shared {
                 continue;
             };
             history_rows += history.len() as u64;
+            let mut ledgered = self.ledgered.lock().unwrap_or_else(|e| e.into_inner());
             for h in history {
+                if ledgered.contains(&(a.name.clone(), h.id)) {
+                    continue;
+                }
                 let revision = h.revisions.first().cloned().unwrap_or_default();
                 let repo = h
                     .sources
@@ -330,7 +339,11 @@ impl Shared {
                     initiator: h.initiator.clone(),
                     reason: h.reason.clone(),
                 };
-                match self.events.add_deployment(&d) {
+                let added = self.events.add_deployment(&d);
+                if added.is_ok() {
+                    ledgered.insert((a.name.clone(), h.id));
+                }
+                match added {
                     Ok(true) => {
                         self.metrics
                             .syncs
