@@ -11,9 +11,11 @@
 //!   Applications of 5 resources each, all synced (compare every app, store
 //!   its status, nothing to sync). Target < 10 s.
 //!
-//! Run: `cargo bench -p slipway-gitops --bench sync`; peak memory:
-//! `/usr/bin/time -v target/release/deps/sync-* --bench` (see the note in
-//! the crate's README section of the lead's report).
+//! Run: `cargo bench -p slipway-gitops --bench sync`. Peak memory: build
+//! with `--no-run`, then `/usr/bin/time -v <target>/release/deps/sync-<hash>
+//! --bench <filter>` ("Maximum resident set size"); each group can be run
+//! alone with `SLIPWAY_BENCH_ONLY=render_diff_plan` or `=reconcile` (which
+//! also skips the other group's setup, so the peak is that scenario's).
 
 #![allow(clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
 
@@ -81,8 +83,19 @@ fn app_doc(name: &str, repo: &Path, path: &str, automated: bool) -> Document {
     Document::new(object, SourceLocation::new("bench.yaml", 0, 1))
 }
 
+/// Whether the group `name` is to run (`SLIPWAY_BENCH_ONLY` unset or equal).
+fn selected(name: &str) -> bool {
+    match std::env::var("SLIPWAY_BENCH_ONLY") {
+        Ok(only) => only == name,
+        Err(_) => true,
+    }
+}
+
 fn big_app(c: &mut Criterion) {
     const N: usize = 5000;
+    if !selected("render_diff_plan") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     fs_err::create_dir_all(repo.join("big")).unwrap();
@@ -120,6 +133,8 @@ fn big_app(c: &mut Criterion) {
     // Every tenth resource changes in the new commit.
     write(&|i| usize::from(i % 10 == 0));
     commit(&repo, "v1");
+    // The engine fetches once per reconcile pass; this process saw v0.
+    ctl.repos().forget_fetches();
     let dry = SyncRequest {
         initiator: "bench".into(),
         dry_run: true,
@@ -153,6 +168,9 @@ fn big_app(c: &mut Criterion) {
 fn many_apps(c: &mut Criterion) {
     const APPS: usize = 1000;
     const PER_APP: usize = 5;
+    if !selected("reconcile") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     fs_err::create_dir_all(&repo).unwrap();
