@@ -18,6 +18,7 @@ use crate::appset::{ApplicationSet, GeneratorContext};
 use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER, ResourceRef, Selector};
 use crate::diff::{ResourceDiff, diff_resource, unified_diff, validate_ignores};
 use crate::environments::{EnvError, Environments};
+use crate::gate::SyncGate;
 use crate::git::{GitError, RepoCache};
 use crate::health::{AppHealth, HealthStatus, ResourceHealthInput, app_health, resource_health_in};
 use crate::plan::{
@@ -35,6 +36,12 @@ use crate::tracking::set_tracking;
 pub const APP_KIND: &str = "Application";
 /// ApplicationSet kind.
 pub const APPSET_KIND: &str = "ApplicationSet";
+/// How often a running sync saves its progress.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+/// Condition type of a pre-sync gate failure that blocked the last sync.
+pub const POLICY_VIOLATION: &str = "PolicyViolation";
+/// Condition type of an Audit finding of the pre-sync gate.
+pub const POLICY_AUDIT: &str = "PolicyAudit";
 
 /// Controller errors.
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +175,7 @@ pub struct Controller {
     repos: RepoCache,
     envs: Environments,
     clusters: Mutex<HashMap<String, Arc<dyn Cluster>>>,
+    gate: Option<SyncGate>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -210,7 +218,19 @@ impl Controller {
             repos: RepoCache::new(data_dir),
             envs,
             clusters: Mutex::new(HashMap::new()),
+            gate: None,
         })
+    }
+
+    /// Runs `gate` before every sync: a failing gate blocks the sync.
+    pub fn with_gate(mut self, gate: SyncGate) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The pre-sync gate, if any.
+    pub fn gate(&self) -> Option<&SyncGate> {
+        self.gate.as_ref()
     }
 
     /// The app store.
@@ -648,7 +668,7 @@ impl Controller {
         }
         let finished = now();
         let message = format!(
-            "sync interrupted: process {} ended before the operation finished; {} step(s) were recorded",
+            "sync interrupted: process {} ended before the operation finished; {} step(s) had been recorded as done (each object is written in one transaction, so it is either applied whole or untouched); sync again to converge",
             op.pid,
             op.results.len()
         );
@@ -663,6 +683,8 @@ impl Controller {
             result: "Error".into(),
             message: message.clone(),
             resources: op.results.clone(),
+            policy_violations: Vec::new(),
+            policy_audits: Vec::new(),
         };
         self.store.add_history(name, entry, app.history_limit())?;
         status.operation_state = Some(OperationState {
@@ -697,6 +719,8 @@ impl Controller {
             result: "Succeeded".into(),
             message: String::new(),
             resources: Vec::new(),
+            policy_violations: Vec::new(),
+            policy_audits: Vec::new(),
         };
         let finish = |mut entry: HistoryEntry,
                       status: &mut AppStatus|
@@ -771,6 +795,38 @@ impl Controller {
             if live_count > 0 {
                 entry.result = "Failed".into();
                 entry.message = "auto-sync will wipe out all resources; refusing (set syncPolicy.automated.allowEmpty to allow it)".into();
+                return finish(entry, &mut status);
+            }
+        }
+        // The policy gate sees everything this revision would put live,
+        // hooks included; it blocks before anything is applied.
+        status
+            .conditions
+            .retain(|c| c.kind != POLICY_VIOLATION && c.kind != POLICY_AUDIT);
+        if let Some(gate) = &self.gate {
+            let objects: Vec<&Value> = c
+                .resources
+                .iter()
+                .filter_map(|r| r.desired.as_ref())
+                .collect();
+            let verdict = gate.evaluate(name, &objects);
+            for (kind, lines) in [
+                (POLICY_VIOLATION, &verdict.violations),
+                (POLICY_AUDIT, &verdict.audits),
+            ] {
+                status.conditions.extend(lines.iter().map(|l| Condition {
+                    kind: kind.into(),
+                    message: l.clone(),
+                }));
+            }
+            entry.policy_audits = verdict.audits.clone();
+            if !verdict.passed() {
+                entry.result = "Failed".into();
+                entry.message = format!(
+                    "sync blocked by the policy gate, nothing was applied: {}",
+                    verdict.violations.join("; ")
+                );
+                entry.policy_violations = verdict.violations;
                 return finish(entry, &mut status);
             }
         }
@@ -904,6 +960,7 @@ impl Controller {
         let mut results: Vec<ResourceResult> = Vec::new();
         let mut failed: Option<String> = None;
         let mut succeeded_hooks: Vec<SyncTask> = Vec::new();
+        let mut last_saved = std::time::Instant::now();
         for (i, t) in tasks.iter().enumerate() {
             if let Some(reason) = &failed {
                 results.push(result_of(t, "Skipped", format!("not run: {reason}")));
@@ -934,9 +991,16 @@ impl Controller {
                     let _ = i;
                 }
             }
-            op.results = results.clone();
-            status.operation_state = Some(op.clone());
-            self.store.set_status(APP_KIND, name, &status)?;
+            // Progress is saved a few times a second, not per task: the
+            // status holds every resource, so saving it per task would make a
+            // large sync quadratic. Objects are applied in their own
+            // transactions either way; this is only the operation's record.
+            if failed.is_some() || last_saved.elapsed() >= PROGRESS_INTERVAL {
+                op.results = results.clone();
+                status.operation_state = Some(op.clone());
+                self.store.set_status(APP_KIND, name, &status)?;
+                last_saved = std::time::Instant::now();
+            }
         }
         if failed.is_some() {
             for t in &fail_hooks {
@@ -1297,3 +1361,6 @@ impl GeneratorContext for Ctx<'_> {
         self.c.envs.items.clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ pub mod controller;
 pub mod diff;
 pub mod environments;
 pub mod fields;
+pub mod gate;
 pub mod git;
 pub mod health;
 pub mod plan;

@@ -234,6 +234,12 @@ pub struct HistoryEntry {
     pub message: String,
     /// Per-resource outcome.
     pub resources: Vec<ResourceResult>,
+    /// Why the pre-sync policy gate blocked the sync (empty: it did not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_violations: Vec<String>,
+    /// Audit findings of the pre-sync policy gate (recorded, not blocking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_audits: Vec<String>,
 }
 
 /// A stored app or app set.
@@ -459,6 +465,15 @@ impl AppStore {
         .map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(entry)
+    }
+
+    /// Runs SQLite's integrity check; `Ok(true)` when the file is sound.
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let res: String = self
+            .lock()
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(res == "ok")
     }
 
     /// An app's history, oldest first.

@@ -651,32 +651,58 @@ impl Registry {
             return Ok(digest);
         }
         let tag = subject.tag(None);
-        let mut manifests = match self.get_manifest(repo, &tag) {
-            Ok(m) => serde_json::from_slice::<Value>(&m.bytes)
-                .ok()
-                .and_then(|v| v.get("manifests").and_then(Value::as_array).cloned())
-                .unwrap_or_default(),
+        let existing = match self.get_manifest(repo, &tag) {
+            Ok(m) => m.bytes,
             Err(RegistryError::NotFound { .. }) => Vec::new(),
             Err(e) => return Err(e),
         };
-        let digest_str = digest.to_string();
-        if !manifests
-            .iter()
-            .any(|m| m.get("digest").and_then(Value::as_str) == Some(&digest_str))
-        {
-            manifests.push(json!({
-                "mediaType": media_type,
-                "digest": digest_str,
-                "size": bytes.len(),
-                "artifactType": artifact_type,
-            }));
-        }
-        let index =
-            json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": manifests});
-        let index_bytes = serde_json::to_vec(&index).unwrap_or_default();
-        self.put_manifest(repo, &tag, &index_bytes, INDEX_MEDIA_TYPE)?;
+        let index = fallback_index(
+            &existing,
+            &referrer_descriptor(bytes, media_type, artifact_type),
+        );
+        self.put_manifest(repo, &tag, &index, INDEX_MEDIA_TYPE)?;
         Ok(digest)
     }
+}
+
+/// The descriptor of a referrer manifest in a referrers index (with its `artifactType` and
+/// annotations, as the referrers API lists them).
+pub fn referrer_descriptor(bytes: &[u8], media_type: &str, artifact_type: &str) -> Value {
+    let mut desc = json!({
+        "mediaType": media_type,
+        "digest": Digest::sha256_of(bytes).to_string(),
+        "size": bytes.len(),
+        "artifactType": artifact_type,
+    });
+    if let Some(a) = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|v| v.get("annotations").cloned())
+    {
+        desc["annotations"] = a;
+    }
+    desc
+}
+
+/// The fallback referrers index (tag `sha256-<hex>`) with `desc` added: de-duplicated by
+/// digest and sorted by digest, as go-containerregistry maintains it.
+pub fn fallback_index(existing: &[u8], desc: &Value) -> Vec<u8> {
+    let mut manifests: Vec<Value> = serde_json::from_slice::<Value>(existing)
+        .ok()
+        .and_then(|v| v.get("manifests").and_then(Value::as_array).cloned())
+        .unwrap_or_default();
+    manifests.retain(|m| m.get("digest") != desc.get("digest"));
+    manifests.push(desc.clone());
+    manifests.sort_by(|a, b| {
+        let key = |v: &Value| {
+            v.get("digest")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        key(a).cmp(&key(b))
+    });
+    let index = json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": manifests});
+    serde_json::to_vec(&index).unwrap_or_default()
 }
 
 trait JsonBody {

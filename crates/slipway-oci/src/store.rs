@@ -14,7 +14,9 @@ use crate::layout::{
 };
 use crate::legacy::SignatureLayer;
 use crate::reference::{ImageRef, Version};
-use crate::registry::{FetchedManifest, Registry, RegistryError, RegistryOptions};
+use crate::registry::{
+    FetchedManifest, Registry, RegistryError, RegistryOptions, fallback_index, referrer_descriptor,
+};
 
 /// Docker's manifest list and manifest media types (read like their OCI equivalents).
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -363,6 +365,122 @@ impl Store {
         self.get_manifest(digest)
     }
 
+    /// The referrers of `subject` (descriptors with `artifactType`): the registry's referrers
+    /// API or fallback tag; for layouts, the fallback tag `sha256-<hex>`.
+    pub fn referrers(&self, subject: &Digest) -> Result<Vec<Value>, StoreError> {
+        match self {
+            Store::Registry { client, repository } => Ok(client.referrers(repository, subject)?),
+            Store::Layout(_) => match self.get_manifest(&subject.tag(None)) {
+                Ok(m) => Ok(parse_json(&m, &subject.tag(None))?
+                    .get("manifests")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()),
+                Err(StoreError::NotFound { .. }) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Writes a referrer manifest (its blobs must be present) and records it for `subject`.
+    pub fn push_referrer(
+        &self,
+        subject: &Digest,
+        bytes: &[u8],
+        media_type: &str,
+        artifact_type: &str,
+    ) -> Result<Digest, StoreError> {
+        match self {
+            Store::Registry { client, repository } => {
+                Ok(client.push_referrer(repository, subject, bytes, media_type, artifact_type)?)
+            }
+            Store::Layout(_) => {
+                let digest = self.put_manifest(bytes, media_type, None)?;
+                let tag = subject.tag(None);
+                let existing = match self.get_manifest(&tag) {
+                    Ok(m) => m.bytes,
+                    Err(StoreError::NotFound { .. }) => Vec::new(),
+                    Err(e) => return Err(e),
+                };
+                let index = fallback_index(
+                    &existing,
+                    &referrer_descriptor(bytes, media_type, artifact_type),
+                );
+                self.put_manifest(&index, INDEX_MEDIA_TYPE, Some(&tag))?;
+                Ok(digest)
+            }
+        }
+    }
+
+    /// Attaches a Sigstore bundle to `subject` as an OCI 1.1 referrer (cosign's layout: empty
+    /// config, one bundle layer, `subject`, bundle annotations).
+    pub fn attach_bundle(
+        &self,
+        subject: &FetchedManifest,
+        bundle: &[u8],
+        predicate_type: &str,
+        created: i64,
+    ) -> Result<Digest, StoreError> {
+        let created = crate::sigstore::cert::fmt_time(created);
+        const EMPTY: &[u8] = b"{}";
+        const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+        let bundle_digest = Digest::sha256_of(bundle);
+        self.put_blob(&bundle_digest, Bytes::copy_from_slice(bundle))?;
+        let empty = Digest::sha256_of(EMPTY);
+        self.put_blob(&empty, Bytes::from_static(EMPTY))?;
+        let artifact_type = crate::sigstore::sign::BUNDLE_V03_MEDIA_TYPE;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "artifactType": artifact_type,
+            "config": {"mediaType": EMPTY_MEDIA_TYPE, "size": EMPTY.len(), "digest": empty.to_string()},
+            "layers": [{"mediaType": artifact_type, "size": bundle.len(), "digest": bundle_digest.to_string()}],
+            "subject": {"mediaType": subject.media_type, "size": subject.bytes.len(), "digest": subject.digest.to_string()},
+            "annotations": {
+                "dev.sigstore.bundle.content": "dsse-envelope",
+                "dev.sigstore.bundle.predicateType": predicate_type,
+                "org.opencontainers.image.created": created,
+            },
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+        self.push_referrer(&subject.digest, &bytes, MANIFEST_MEDIA_TYPE, artifact_type)
+    }
+
+    /// The Sigstore bundles attached to `subject` (referrers whose single layer is a bundle),
+    /// each with its referrer manifest digest. Referrers that are not bundles are skipped.
+    pub fn bundles(&self, subject: &Digest) -> Result<Vec<(Digest, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.referrers(subject)? {
+            let is_bundle = r
+                .get("artifactType")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"));
+            let Some((d, _)) = descriptor(&r).filter(|_| is_bundle) else {
+                continue;
+            };
+            let m = self.get_manifest(&d.to_string())?;
+            let v = parse_json(&m, &d.to_string())?;
+            let layers = v
+                .get("layers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let [layer] = layers.as_slice() else {
+                continue;
+            };
+            let Some((blob, _)) = descriptor(layer).filter(|_| {
+                layer
+                    .get("mediaType")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+            }) else {
+                continue;
+            };
+            out.push((d, self.get_blob(&blob)?));
+        }
+        Ok(out)
+    }
+
     /// The legacy signature layers attached to `digest` (the `sha256-<hex>.sig` tag), or none.
     pub fn signature_layers(&self, digest: &Digest) -> Result<Vec<SignatureLayer>, StoreError> {
         let tag = digest.tag(Some("sig"));
@@ -485,6 +603,25 @@ pub fn copy(
             Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
+        for r in src.referrers(&manifest.digest)? {
+            let Some((d, _)) = descriptor(&r) else {
+                continue;
+            };
+            let artifact_type = r
+                .get("artifactType")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let referrer = src.get_manifest(&d.to_string())?;
+            copy_blobs(src, &referrer, &d.to_string(), dst, &mut report, progress)?;
+            dst.push_referrer(
+                &manifest.digest,
+                &referrer.bytes,
+                &referrer.media_type,
+                &artifact_type,
+            )?;
+            report.signatures_copied = true;
+        }
     }
     report.digest = Some(manifest.digest);
     Ok(report)
@@ -524,51 +661,64 @@ fn copy_manifest(
             )?;
         }
     } else {
-        let mut blobs = Vec::new();
-        if let Some(c) = value.get("config") {
-            blobs.push(c);
-        }
-        blobs.extend(
-            value
-                .get("layers")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        );
-        for b in blobs {
-            let (d, size) = descriptor(b).ok_or_else(|| StoreError::BadManifest {
-                reference: reference.to_string(),
-                digest: manifest.digest.clone(),
-                reason: "blob descriptor without a valid digest".into(),
-            })?;
-            progress(Progress::Blob {
-                digest: d.clone(),
-                size,
-            });
-            let uploaded = if dst.has_blob(&d)? {
-                false
-            } else {
-                let data = src.get_blob(&d)?;
-                dst.put_blob(&d, Bytes::from(data))?
-            };
-            if uploaded {
-                report.blobs_copied += 1;
-                report.bytes_copied += size;
-            } else {
-                report.blobs_skipped += 1;
-            }
-            progress(Progress::BlobDone {
-                digest: d,
-                size,
-                uploaded,
-            });
-        }
+        copy_blobs(src, manifest, reference, dst, report, progress)?;
     }
     let digest = dst.put_manifest(&manifest.bytes, &manifest.media_type, tag)?;
     progress(Progress::Manifest {
         digest,
         tag: tag.map(str::to_string),
     });
+    Ok(())
+}
+
+fn copy_blobs(
+    src: &Store,
+    manifest: &FetchedManifest,
+    reference: &str,
+    dst: &Store,
+    report: &mut CopyReport,
+    progress: &dyn Fn(Progress),
+) -> Result<(), StoreError> {
+    let value = parse_json(manifest, reference)?;
+    let mut blobs = Vec::new();
+    if let Some(c) = value.get("config") {
+        blobs.push(c);
+    }
+    blobs.extend(
+        value
+            .get("layers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    for b in blobs {
+        let (d, size) = descriptor(b).ok_or_else(|| StoreError::BadManifest {
+            reference: reference.to_string(),
+            digest: manifest.digest.clone(),
+            reason: "blob descriptor without a valid digest".into(),
+        })?;
+        progress(Progress::Blob {
+            digest: d.clone(),
+            size,
+        });
+        let uploaded = if dst.has_blob(&d)? {
+            false
+        } else {
+            let data = src.get_blob(&d)?;
+            dst.put_blob(&d, Bytes::from(data))?
+        };
+        if uploaded {
+            report.blobs_copied += 1;
+            report.bytes_copied += size;
+        } else {
+            report.blobs_skipped += 1;
+        }
+        progress(Progress::BlobDone {
+            digest: d,
+            size,
+            uploaded,
+        });
+    }
     Ok(())
 }
 

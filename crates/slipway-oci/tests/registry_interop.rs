@@ -139,7 +139,7 @@ fn sample_dir(root: &Path) {
     fs_err::create_dir_all(root.join("app/bin")).unwrap();
     fs_err::write(root.join("app/bin/hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
     fs_err::write(root.join("app/config.json"), r#"{"a":1}"#).unwrap();
-    let big: Vec<u8> = (0..300_000u32)
+    let big: Vec<u8> = (0..2_500_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     fs_err::write(root.join("app/blob.bin"), big).unwrap();
@@ -213,6 +213,22 @@ fn slipway_push_is_read_by_skopeo_with_equal_digests() {
         layout_index_digest(&layout, "v1"),
         built.manifest_digest.to_string()
     );
+    // umoci unpacks the layer (Go's gzip and tar readers) to the same files.
+    let bundle = out.path().join("bundle");
+    run(Command::new("umoci").args([
+        "unpack",
+        "--rootless",
+        "--image",
+        &format!("{}:v1", layout.display()),
+        &bundle.display().to_string(),
+    ]));
+    for f in ["app/bin/hello.sh", "app/config.json", "app/blob.bin"] {
+        assert_eq!(
+            fs_err::read(bundle.join("rootfs").join(f)).unwrap(),
+            fs_err::read(src.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
     let copied = Store::Layout(Layout::open(&layout).unwrap());
     let m = copied.get_manifest("v1").unwrap();
     assert_eq!(m.digest, built.manifest_digest);

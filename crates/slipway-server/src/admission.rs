@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use slipway_policy::cel::{CelInputs, CelKind, CelPolicy};
 use slipway_policy::engine::{
     ContextValues, Engine, FailureAction, LoadedPolicy, Operation, Policy, Request, RuleStatus,
     UserInfo,
@@ -201,6 +202,9 @@ pub struct SkippedPolicy {
 pub struct PolicySet {
     /// Evaluated policies, in load order.
     pub policies: Vec<Policy>,
+    /// CEL policies: ValidatingPolicy (and ValidatingAdmissionPolicy) on
+    /// `/validate`, MutatingPolicy on `/mutate`, in load order.
+    pub cel: Vec<CelPolicy>,
     /// Policies that are not evaluated (unsupported kinds, invalid documents).
     pub skipped: Vec<SkippedPolicy>,
     /// Where they came from.
@@ -219,12 +223,18 @@ impl PolicySet {
                 LoadedPolicy::Unsupported { name, reason, .. } => {
                     set.skipped.push(SkippedPolicy { name, reason })
                 }
-                // FIXME: evaluate CEL policy kinds here (slipway_policy::cel);
-                // until wired they are listed as skipped, as before.
-                LoadedPolicy::Cel(p) => set.skipped.push(SkippedPolicy {
-                    reason: format!("{} is not enforced by the webhook yet", p.kind_name),
-                    name: p.name,
-                }),
+                // Generation needs a cluster to create objects in; an
+                // admission answer cannot carry them.
+                LoadedPolicy::Cel(p) if p.kind == CelKind::Generating => {
+                    set.skipped.push(SkippedPolicy {
+                        reason: format!(
+                            "{} creates objects, which an admission webhook cannot do",
+                            p.kind_name
+                        ),
+                        name: p.name,
+                    })
+                }
+                LoadedPolicy::Cel(p) => set.cel.push(*p),
                 LoadedPolicy::Invalid { name, error } => set.skipped.push(SkippedPolicy {
                     name,
                     reason: error.to_string(),
@@ -255,9 +265,20 @@ impl PolicySet {
         Ok(set)
     }
 
-    /// Number of rules over all evaluated policies.
+    /// Number of rules over all evaluated policies (a CEL policy counts as
+    /// one rule).
     pub fn rule_count(&self) -> usize {
-        self.policies.iter().map(|p| p.rules.len()).sum()
+        self.policies.iter().map(|p| p.rules.len()).sum::<usize>() + self.cel.len()
+    }
+
+    /// Number of evaluated policies of every kind.
+    pub fn len(&self) -> usize {
+        self.policies.len() + self.cel.len()
+    }
+
+    /// Whether no policy is evaluated.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -457,6 +478,11 @@ pub fn decide(set: &PolicySet, engine: &Engine, mode: Mode, req: &AdmissionReque
                 let resp = engine.validate_prepared(p, &prepared, &values);
                 record(&p.name, &resp.rules);
             }
+            let inputs = CelInputs::default();
+            for p in set.cel.iter().filter(|p| p.kind == CelKind::Validating) {
+                let resp = p.validate(&request, &inputs);
+                record(&p.name, &resp.rules);
+            }
         }
         Mode::Mutate => {
             if operation != Operation::Delete && !object.is_null() {
@@ -473,6 +499,17 @@ pub fn decide(set: &PolicySet, engine: &Engine, mode: Mode, req: &AdmissionReque
                         && patched != current
                     {
                         // Later policies see the object as mutated so far.
+                        current = patched;
+                        request.object = current.clone();
+                    }
+                }
+                let inputs = CelInputs::default();
+                for p in set.cel.iter().filter(|p| p.kind == CelKind::Mutating) {
+                    let resp = p.mutate(&request, &inputs);
+                    record(&p.name, &resp.rules);
+                    if let Some(patched) = resp.patched
+                        && patched != current
+                    {
                         current = patched;
                         request.object = current.clone();
                     }

@@ -107,7 +107,7 @@ async fn auth(State(s): S, req: Request, next: Next) -> Response {
 /// All routes.
 pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
-        .route("/applications", get(list_apps))
+        .route("/applications", get(list_apps).post(apply_apps))
         .route("/applications/{name}", get(get_app).delete(delete_app))
         .route("/applications/{name}/resources", get(app_resources))
         .route("/applications/{name}/diff", get(app_diff))
@@ -116,7 +116,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/applications/{name}/rollback", post(rollback_app))
         .route("/applications/{name}/events", get(app_events))
         .route("/environments", get(list_envs))
-        .route("/environments/{env}/objects", get(env_objects))
+        .route(
+            "/environments/{env}/objects",
+            get(env_objects).post(apply_objects),
+        )
+        .route(
+            "/environments/{env}/objects/{kind}/{name}",
+            axum::routing::delete(delete_object),
+        )
+        .route("/reconcile", post(reconcile))
         .route("/policies", get(list_policies))
         .route("/policies/reload", post(reload_policies))
         .route("/policyreports", get(policy_reports))
@@ -489,8 +497,10 @@ async fn list_envs(State(s): S) -> ApiResult {
 #[derive(Debug, Deserialize)]
 struct ObjectsQuery {
     kind: Option<String>,
+    name: Option<String>,
     namespace: Option<String>,
     app: Option<String>,
+    selector: Option<String>,
 }
 
 async fn env_objects(
@@ -500,21 +510,191 @@ async fn env_objects(
 ) -> ApiResult {
     let out = blocking(move || {
         let cluster = s.controller.cluster(&env)?;
+        let labels = match &q.selector {
+            Some(text) => Selector::parse_labels(text).map_err(|e| {
+                ApiError(StatusCode::BAD_REQUEST, format!("selector {text:?}: {e}"))
+            })?,
+            None => Vec::new(),
+        };
         let list = cluster
             .list(&Selector {
                 namespace: q.namespace.clone(),
                 tracked_by: q.app.clone(),
+                labels,
                 ..Selector::default()
             })
             .map_err(ControllerError::from)?;
+        // Kinds match case-insensitively, as kubectl's `get deployment`.
         Ok(list
             .into_iter()
             .filter(|o| {
-                q.kind
+                q.kind.as_deref().is_none_or(|k| {
+                    o.get("kind")
+                        .and_then(Value::as_str)
+                        .is_some_and(|have| have.eq_ignore_ascii_case(k))
+                }) && q
+                    .name
                     .as_deref()
-                    .is_none_or(|k| o.get("kind").and_then(Value::as_str) == Some(k))
+                    .is_none_or(|n| o.pointer("/metadata/name").and_then(Value::as_str) == Some(n))
             })
             .collect::<Vec<_>>())
+    })
+    .await?;
+    ok(out)
+}
+
+/// Objects in a request body: `{"objects": [...]}` (or `documents`), or a
+/// bare array, or one object.
+fn objects_of(bytes: &[u8], key: &str) -> Result<Vec<Value>, ApiError> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {e}")))?;
+    let list = match v {
+        Value::Array(a) => a,
+        Value::Object(mut m) if m.contains_key(key) => match m.remove(key) {
+            Some(Value::Array(a)) => a,
+            _ => {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("request body: {key} must be an array"),
+                ));
+            }
+        },
+        obj @ Value::Object(_) => vec![obj],
+        _ => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("request body: expected {{\"{key}\": [...]}}"),
+            ));
+        }
+    };
+    if let Some(i) = list.iter().position(|o| !o.is_object()) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("request body: {key}[{i}] is not an object"),
+        ));
+    }
+    Ok(list)
+}
+
+/// `POST /applications`: store Applications and ApplicationSets (as
+/// `slipway app apply`), then ask for a reconcile pass.
+async fn apply_apps(State(s): S, bytes: axum::body::Bytes) -> ApiResult {
+    let docs: Vec<slipway_model::Document> = objects_of(&bytes, "documents")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            slipway_model::Document::new(o, slipway_model::SourceLocation::new("request", i, 1))
+        })
+        .collect();
+    let shared = s.clone();
+    let names = blocking(move || Ok(shared.exclusive(|c| c.apply_documents(&docs))?)).await?;
+    for n in &names {
+        s.events.record(
+            "ApplicationConfigured",
+            n,
+            "",
+            "",
+            "configured through the API",
+        );
+    }
+    s.refresh.notify_one();
+    ok(json!({"configured": names}))
+}
+
+/// `POST /reconcile`: one reconcile pass now; answers what it did.
+async fn reconcile(State(s): S) -> ApiResult {
+    let report = blocking(move || Ok(s.reconcile_pass()?)).await?;
+    ok(json!({
+        "compared": report.compared,
+        "synced": report.synced.iter().map(|(app, reason, result)| json!({"app": app, "reason": reason, "result": result})).collect::<Vec<_>>(),
+        "errors": report.errors.iter().map(|(app, error)| json!({"app": app, "error": error})).collect::<Vec<_>>(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ApplyQuery {
+    /// Field manager (who made the change).
+    manager: Option<String>,
+    /// Namespace for namespaced objects that set none.
+    namespace: Option<String>,
+}
+
+/// `POST /environments/{env}/objects`: apply objects as a field manager
+/// (as `kubectl apply`), e.g. to make drift by hand.
+async fn apply_objects(
+    State(s): S,
+    Path(env): Path<String>,
+    Query(q): Query<ApplyQuery>,
+    bytes: axum::body::Bytes,
+) -> ApiResult {
+    let objects = objects_of(&bytes, "objects")?;
+    let manager = q.manager.unwrap_or_else(|| "kubectl".into());
+    let namespace = q.namespace.unwrap_or_else(|| "default".into());
+    let out = blocking(move || {
+        let cluster = s.controller.cluster(&env)?;
+        let mut out = Vec::new();
+        for (i, mut obj) in objects.into_iter().enumerate() {
+            let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+            if !slipway_model::is_cluster_scoped(kind)
+                && obj.pointer("/metadata/namespace").is_none()
+                && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                meta.insert("namespace".into(), Value::String(namespace.clone()));
+            }
+            let stored = cluster.apply(&obj, &manager).map_err(|e| {
+                ApiError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("objects[{i}]: {e}"),
+                )
+            })?;
+            out.push(stored);
+        }
+        Ok(out)
+    })
+    .await?;
+    ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteObjectQuery {
+    namespace: Option<String>,
+    manager: Option<String>,
+}
+
+/// `DELETE /environments/{env}/objects/{kind}/{name}`.
+async fn delete_object(
+    State(s): S,
+    Path((env, kind, name)): Path<(String, String, String)>,
+    Query(q): Query<DeleteObjectQuery>,
+) -> ApiResult {
+    let manager = q.manager.unwrap_or_else(|| "kubectl".into());
+    let namespace = q.namespace.unwrap_or_else(|| "default".into());
+    let out = blocking(move || {
+        let cluster = s.controller.cluster(&env)?;
+        let all = cluster
+            .list(&Selector::default())
+            .map_err(ControllerError::from)?;
+        let obj = all
+            .iter()
+            .find(|o| {
+                let k = o.get("kind").and_then(Value::as_str).unwrap_or("");
+                k.eq_ignore_ascii_case(&kind)
+                    && o.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str())
+                    && (slipway_model::is_cluster_scoped(k)
+                        || o.pointer("/metadata/namespace").and_then(Value::as_str)
+                            == Some(namespace.as_str()))
+            })
+            .ok_or_else(|| {
+                ApiError(
+                    StatusCode::NOT_FOUND,
+                    format!("{kind}/{name} not found in environment {env}"),
+                )
+            })?;
+        let r = slipway_gitops::cluster::ResourceRef::of(obj);
+        cluster
+            .delete(&r, &manager)
+            .map_err(ControllerError::from)?;
+        Ok(json!({"deleted": r.to_string()}))
     })
     .await?;
     ok(out)
@@ -533,6 +713,14 @@ async fn list_policies(State(s): S) -> ApiResult {
             "category": p.annotations.get("policies.kyverno.io/category"),
             "title": p.annotations.get("policies.kyverno.io/title"),
         })).collect::<Vec<_>>(),
+        "celPolicies": set.cel.iter().map(|p| json!({
+            "name": p.name,
+            "namespace": p.namespace,
+            "kind": p.kind_name,
+            "validationAction": format!("{:?}", p.action),
+            "category": p.annotations.get("policies.kyverno.io/category"),
+            "title": p.annotations.get("policies.kyverno.io/title"),
+        })).collect::<Vec<_>>(),
         "skipped": set.skipped,
     }))
 }
@@ -543,7 +731,7 @@ async fn reload_policies(State(s): S) -> ApiResult {
             .policies
             .reload_if_changed()
             .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, error_chain(&e)))?;
-        let n = s.policies.current().policies.len();
+        let n = s.policies.current().len();
         s.metrics
             .policies_loaded
             .set(i64::try_from(n).unwrap_or(i64::MAX));

@@ -11,12 +11,14 @@
 //! - [`server`]: `serve`: shared state, the reconcile loop, startup and shutdown.
 //! - [`api`]: REST routes, auth, `/metrics`, probes; [`openapi`]: its document.
 //! - [`dora`]: delivery metrics; [`console`]: the embedded web console.
+//! - [`client`]: a blocking REST client (the CLI's `--server` mode).
 //!
 //! **Invariant:** nothing here prints; the CLI owns stdout. Logs go through
 //! `tracing`, and the subscriber is installed by the binary.
 
 pub mod admission;
 pub mod api;
+pub mod client;
 pub mod console;
 pub mod dora;
 pub mod events;

@@ -12,6 +12,18 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
         false,
     ),
     (
+        "post",
+        "/applications",
+        "Store Applications / ApplicationSets: body {documents: [...]}",
+        true,
+    ),
+    (
+        "post",
+        "/reconcile",
+        "Run one reconcile pass now and answer what it did",
+        true,
+    ),
+    (
         "get",
         "/applications/{name}",
         "An application with its status (?refresh=true compares first)",
@@ -68,8 +80,20 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     (
         "get",
         "/environments/{env}/objects",
-        "Live objects (?kind=&namespace=&app=)",
+        "Live objects (?kind=&name=&namespace=&app=&selector=)",
         false,
+    ),
+    (
+        "post",
+        "/environments/{env}/objects",
+        "Apply objects as a field manager: body {objects: [...]} (?manager=&namespace=)",
+        true,
+    ),
+    (
+        "delete",
+        "/environments/{env}/objects/{kind}/{name}",
+        "Delete a live object (?namespace=&manager=)",
+        true,
     ),
     (
         "get",

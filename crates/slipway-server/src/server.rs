@@ -32,6 +32,9 @@ pub enum ServerError {
     /// Environments could not be loaded.
     #[error(transparent)]
     Env(#[from] slipway_gitops::environments::EnvError),
+    /// The platform's pre-sync gate did not load.
+    #[error(transparent)]
+    Gate(#[from] slipway_gitops::gate::GateLoadError),
     /// Policies could not be loaded.
     #[error(transparent)]
     Policies(#[from] AdmissionError),
@@ -106,6 +109,10 @@ pub struct Shared {
     pub data_dir: PathBuf,
     /// The webhook's CA (PEM), for the console and `up`.
     pub ca_pem: Option<String>,
+    /// `(app, history id)` already in the deployment ledger: each pass
+    /// copies only new history, instead of opening the Git cache and
+    /// writing to SQLite for every entry of every app again.
+    pub ledgered: std::sync::Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 /// Reads the API token, creating it (mode 0600) on first start.
@@ -138,7 +145,10 @@ impl Shared {
     /// Opens the engine, event log, policies and token of a data directory.
     pub fn open(config: &ServeConfig, ca_pem: Option<String>) -> Result<Self, ServerError> {
         let envs = Environments::load(&config.platform)?;
-        let controller = Controller::open(&config.data_dir, envs)?;
+        let mut controller = Controller::open(&config.data_dir, envs)?;
+        if let Some(gate) = slipway_gitops::gate::SyncGate::load(&config.platform)? {
+            controller = controller.with_gate(gate);
+        }
         let policies_dir = config
             .policies
             .clone()
@@ -147,7 +157,7 @@ impl Shared {
         let metrics = Arc::new(Metrics::new());
         metrics
             .policies_loaded
-            .set(i64::try_from(policies.current().policies.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(policies.current().len()).unwrap_or(i64::MAX));
         Ok(Self {
             controller,
             op_lock: std::sync::Mutex::new(()),
@@ -160,6 +170,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             data_dir: config.data_dir.clone(),
             ca_pem,
+            ledgered: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -169,8 +180,14 @@ impl Shared {
         f(&self.controller)
     }
 
-    /// One reconcile pass with metrics, events and ledger updates (blocking).
-    pub fn reconcile_pass(&self) {
+    /// One reconcile pass with metrics, events and ledger updates (blocking);
+    /// returns what the pass did.
+    pub fn reconcile_pass(
+        &self,
+    ) -> Result<
+        slipway_gitops::controller::ReconcileReport,
+        slipway_gitops::controller::ControllerError,
+    > {
         if let Ok(true) = self.policies.reload_if_changed().inspect_err(|e| {
             tracing::error!(error = %e, "policy reload failed; keeping the previous set");
             self.events
@@ -179,14 +196,14 @@ impl Shared {
             let set = self.policies.current();
             self.metrics
                 .policies_loaded
-                .set(i64::try_from(set.policies.len()).unwrap_or(i64::MAX));
-            tracing::info!(policies = set.policies.len(), "webhook policies reloaded");
+                .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+            tracing::info!(policies = set.len(), "webhook policies reloaded");
             self.events.record(
                 "PoliciesReloaded",
                 "",
                 "",
                 "",
-                &format!("{} policies loaded", set.policies.len()),
+                &format!("{} policies loaded", set.len()),
             );
         }
         let start = Instant::now();
@@ -197,7 +214,7 @@ impl Shared {
         self.metrics
             .reconcile_duration
             .observe(start.elapsed().as_secs_f64());
-        match result {
+        match &result {
             Ok(report) => {
                 self.metrics
                     .reconciles
@@ -221,6 +238,7 @@ impl Shared {
         }
         self.observe();
         self.ready.store(true, Ordering::SeqCst);
+        result
     }
 
     /// Fetches every source repository once, timing it; the pass that
@@ -298,7 +316,11 @@ impl Shared {
                 continue;
             };
             history_rows += history.len() as u64;
+            let mut ledgered = self.ledgered.lock().unwrap_or_else(|e| e.into_inner());
             for h in history {
+                if ledgered.contains(&(a.name.clone(), h.id)) {
+                    continue;
+                }
                 let revision = h.revisions.first().cloned().unwrap_or_default();
                 let repo = h
                     .sources
@@ -317,7 +339,11 @@ impl Shared {
                     initiator: h.initiator.clone(),
                     reason: h.reason.clone(),
                 };
-                match self.events.add_deployment(&d) {
+                let added = self.events.add_deployment(&d);
+                if added.is_ok() {
+                    ledgered.insert((a.name.clone(), h.id));
+                }
+                match added {
                     Ok(true) => {
                         self.metrics
                             .syncs
@@ -504,7 +530,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
             }
             let s = loop_shared.clone();
             // The pass runs to completion even when shutdown starts meanwhile.
-            let _ = tokio::task::spawn_blocking(move || s.reconcile_pass()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                // Failures are logged and counted by the pass itself.
+                let _ = s.reconcile_pass();
+            })
+            .await;
             if loop_shared.stopping.load(Ordering::SeqCst) {
                 break;
             }

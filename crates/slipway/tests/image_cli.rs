@@ -188,6 +188,105 @@ fn build_is_reproducible_and_sign_verify_in_layouts() {
         text(&wrong_identity)
     );
 
+    // The signature is a bundle referrer and a .sig tag; each verifies on its own.
+    assert!(
+        verified.contains(".sig signature verified"),
+        "--identity checks .sig payloads: {verified}"
+    );
+    let by_bundle = ok(&slipway(
+        d,
+        &["image", "verify", "myapp:v1", "--key", "cosign.pub"],
+        None,
+    ));
+    assert!(by_bundle.contains("sigstore bundle"), "{by_bundle}");
+    let legacy_only = ok(&slipway(
+        d,
+        &[
+            "image",
+            "build",
+            "src",
+            "--tag",
+            "legacy:v1",
+            "--env",
+            "L=1",
+        ],
+        None,
+    ));
+    let legacy_digest = digest_of(&legacy_only);
+    let signed = ok(&slipway(
+        d,
+        &[
+            "image",
+            "sign",
+            "legacy:v1",
+            "--key",
+            "cosign.key",
+            "--no-bundle",
+        ],
+        Some("secret"),
+    ));
+    assert!(!signed.contains("bundle"), "{signed}");
+    let v = ok(&slipway(
+        d,
+        &["image", "verify", "legacy:v1", "--key", "cosign.pub"],
+        None,
+    ));
+    assert!(
+        v.contains(".sig signature verified") && v.contains(&legacy_digest),
+        "{v}"
+    );
+
+    // Attestations: a predicate of a type, verified by that type only.
+    fs_err::write(d.join("predicate.json"), r#"{"builder":{"id":"test"}}"#).unwrap();
+    ok(&slipway(
+        d,
+        &[
+            "image",
+            "attest",
+            "legacy:v1",
+            "--predicate",
+            "predicate.json",
+            "--type",
+            "https://slsa.dev/provenance/v1",
+            "--key",
+            "cosign.key",
+        ],
+        Some("secret"),
+    ));
+    let att = ok(&slipway(
+        d,
+        &[
+            "image",
+            "verify",
+            "legacy:v1",
+            "--key",
+            "cosign.pub",
+            "--attestation-type",
+            "https://slsa.dev/provenance/v1",
+        ],
+        None,
+    ));
+    assert!(att.contains("https://slsa.dev/provenance/v1"), "{att}");
+    let other_type = slipway(
+        d,
+        &[
+            "image",
+            "verify",
+            "legacy:v1",
+            "--key",
+            "cosign.pub",
+            "--attestation-type",
+            "https://example.com/other",
+        ],
+        None,
+    );
+    assert_eq!(other_type.status.code(), Some(1), "{}", text(&other_type));
+    assert!(
+        text(&other_type).contains("predicate type"),
+        "{}",
+        text(&other_type)
+    );
+
     // Copy to a layout carries the signature; it verifies there.
     let copied = ok(&slipway(
         d,
@@ -454,6 +553,36 @@ fn build_push_sign_verify_against_docker_registry() {
         None,
     ));
     assert!(v.contains(&built), "{v}");
+
+    // The bundle referrer sits in distribution's fallback tag index (no referrers API there).
+    let v = ok(&slipway(
+        d,
+        &[
+            "image",
+            "verify",
+            &image,
+            "--key",
+            "cosign.pub",
+            "--insecure",
+        ],
+        None,
+    ));
+    assert!(v.contains("sigstore bundle"), "{v}");
+    let hex = built.trim_start_matches("sha256:");
+    let index = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{host}/demo/cli:sha256-{hex}"),
+        ])
+        .output()
+        .unwrap();
+    let index: Value = serde_json::from_slice(&index.stdout).unwrap();
+    assert_eq!(
+        index["manifests"][0]["artifactType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
 
     // Pull into the local store (with the signature), verify offline there.
     let pulled = ok(&slipway(d, &["image", "pull", &image, "--insecure"], None));

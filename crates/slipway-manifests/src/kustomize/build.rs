@@ -668,8 +668,10 @@ fn run_transformers(
         Some(_) => return Err(k.invalid("field `replicas` must be a list".into())),
     }
     // images
-    let tags: Vec<ImageTag> = k
-        .list("images")?
+    // The deprecated `imageTags` are appended to `images`, as upstream does.
+    let mut image_entries = k.list("images")?;
+    image_entries.extend(k.list("imageTags")?);
+    let tags: Vec<ImageTag> = image_entries
         .iter()
         .map(ImageTag::from_value)
         .collect::<Result<_, _>>()

@@ -23,6 +23,7 @@ pub const SUPPORTED_FIELDS: &[&str] = &[
     "labels",
     "commonAnnotations",
     "images",
+    "imageTags",
     "replicas",
     "patches",
     "patchesStrategicMerge",
@@ -47,7 +48,6 @@ pub const UNSUPPORTED_FIELDS: &[&str] = &[
     "helmGlobals",
     "helmChartInflationGenerator",
     "validators",
-    "imageTags",
 ];
 
 /// A parsed kustomization file.

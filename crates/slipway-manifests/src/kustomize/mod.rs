@@ -116,3 +116,74 @@ pub fn build_values(dir: &Path) -> Result<Vec<Value>, KustomizeError> {
 pub fn to_yaml(doc: &Value) -> Result<String, serde_saphyr::ser::Error> {
     serde_saphyr::to_string(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a kustomization written into a temporary directory; returns the
+    /// directory (kept alive) and the result.
+    fn build(kustomization: &str) -> (tempfile::TempDir, Result<Vec<Value>, KustomizeError>) {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("kustomization.yaml"), kustomization).unwrap();
+        fs_err::write(
+            dir.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        )
+        .unwrap();
+        let result = kustomize_build(dir.path());
+        (dir, result)
+    }
+
+    #[test]
+    fn unsupported_field_is_an_error_naming_file_and_field() {
+        let (_dir, result) = build("resources:\n- cm.yaml\nhelmCharts:\n- name: x\n");
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("kustomization.yaml"), "{err}");
+        assert!(err.contains("`helmCharts` is not supported"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_naming_file_and_field() {
+        let (_dir, result) = build("resources:\n- cm.yaml\nnamePrefx: a-\n");
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("kustomization.yaml"), "{err}");
+        assert!(err.contains("unknown field \"namePrefx\""), "{err}");
+    }
+
+    #[test]
+    fn deprecated_image_tags_apply_like_images() {
+        let (dir, _) = build("");
+        fs_err::write(
+            dir.path().join("kustomization.yaml"),
+            "resources:\n- pod.yaml\nimageTags:\n- name: nginx\n  newTag: \"1.2\"\n",
+        )
+        .unwrap();
+        fs_err::write(
+            dir.path().join("pod.yaml"),
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n",
+        )
+        .unwrap();
+        let out = kustomize_build(dir.path()).unwrap();
+        assert_eq!(out[0]["spec"]["containers"][0]["image"], "nginx:1.2");
+    }
+
+    #[test]
+    fn files_outside_the_kustomization_are_refused() {
+        let outer = tempfile::tempdir().unwrap();
+        let inner = outer.path().join("app");
+        fs_err::create_dir(&inner).unwrap();
+        fs_err::write(
+            outer.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        )
+        .unwrap();
+        fs_err::write(
+            inner.join("kustomization.yaml"),
+            "resources:\n- ../cm.yaml\n",
+        )
+        .unwrap();
+        let err = kustomize_build(&inner).unwrap_err();
+        assert!(matches!(err, KustomizeError::OutsideRoot { .. }), "{err}");
+    }
+}

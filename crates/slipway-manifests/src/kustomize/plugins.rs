@@ -336,8 +336,14 @@ fn split_image(image: &str) -> (String, String, String) {
     }
 }
 
-fn update_image(value: &str, t: &ImageTag) -> Option<String> {
-    let re = Regex::new(&format!("^{}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$", t.name)).ok()?;
+/// The pattern an image value must match for the tag to apply (upstream's
+/// `image.IsImageMatched`), compiled once per tag; `None` when the name is
+/// not a valid regular expression (nothing matches then).
+fn image_pattern(t: &ImageTag) -> Option<Regex> {
+    Regex::new(&format!("^{}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$", t.name)).ok()
+}
+
+fn update_image(value: &str, t: &ImageTag, re: &Regex) -> Option<String> {
     if !re.is_match(value) {
         return None;
     }
@@ -364,7 +370,7 @@ fn update_image(value: &str, t: &ImageTag) -> Option<String> {
     Some(name)
 }
 
-fn legacy_images(v: &mut Value, t: &ImageTag) {
+fn legacy_images(v: &mut Value, t: &ImageTag, re: &Regex) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
@@ -373,18 +379,18 @@ fn legacy_images(v: &mut Value, t: &ImageTag) {
                 {
                     for c in items.iter_mut() {
                         if let Some(Value::String(img)) = c.get_mut("image")
-                            && let Some(n) = update_image(img, t)
+                            && let Some(n) = update_image(img, t, re)
                         {
                             *img = n;
                         }
                     }
                 }
-                legacy_images(child, t);
+                legacy_images(child, t, re);
             }
         }
         Value::Array(items) => {
             for i in items {
-                legacy_images(i, t);
+                legacy_images(i, t, re);
             }
         }
         _ => {}
@@ -399,9 +405,13 @@ pub(crate) fn images(
     extra: &[FieldSpec],
 ) -> Result<(), String> {
     let defaults = TransformerConfig::default_config().images;
+    let patterns: Vec<(&ImageTag, Regex)> = tags
+        .iter()
+        .filter_map(|t| image_pattern(t).map(|re| (t, re)))
+        .collect();
     for r in res.iter_mut() {
-        for t in tags {
-            legacy_images(&mut r.obj, t);
+        for (t, re) in &patterns {
+            legacy_images(&mut r.obj, t, re);
             let gvk = r.gvk();
             for fs in extra.iter().filter(|fs| !defaults.contains(fs)) {
                 if !gvk.is_selected_by(&fs.gvk) {
@@ -416,7 +426,7 @@ pub(crate) fn images(
                     CreateKind::Scalar,
                     &mut |v| {
                         if let Value::String(img) = v
-                            && let Some(n) = update_image(img, t)
+                            && let Some(n) = update_image(img, t, re)
                         {
                             *img = n;
                         }

@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod cert;
 pub mod identity;
+pub mod sign;
 pub mod tlog;
 pub mod trust;
 pub mod tsa;

@@ -52,6 +52,8 @@ pub(crate) struct CompiledRule {
     pub validate: Body,
     /// The mutate foreach loops, in order.
     pub mutate_loops: Vec<MutateLoop>,
+    /// The parsed `validate.podSecurity` subrule, or why it does not parse.
+    pub pod_security: Option<Result<crate::pod_security::PodSecurityRule, String>>,
 }
 
 impl CompiledRule {
@@ -78,6 +80,14 @@ impl CompiledRule {
             .unwrap_or_default();
         Self {
             kinds: crate::matching::possible_kinds(&rule.match_),
+            pod_security: rule
+                .validate
+                .as_ref()
+                .and_then(|v| v.pod_security.as_ref())
+                .map(|ps| {
+                    let raw = serde_json::to_value(ps).unwrap_or(Value::Null);
+                    crate::pod_security::PodSecurityRule::parse(&raw).map_err(|e| e.to_string())
+                }),
             preconditions,
             validate,
             mutate_loops,

@@ -145,14 +145,19 @@ impl<'a> PolicyRun<'a> {
     }
 }
 
+/// The `kind` of an object, `""` when it has none.
+fn kind_of(resource: &Value) -> &str {
+    resource.get("kind").and_then(Value::as_str).unwrap_or("")
+}
+
 /// Whether `rule` of `policy` applies to `resource` in this request.
-fn matches(policy: &Policy, req: &Request, rule: &Rule, resource: &Value) -> bool {
+/// `kind` is the resource's kind, looked up once by the caller.
+fn matches(policy: &Policy, req: &Request, rule: &Rule, resource: &Value, kind: &str) -> bool {
     // Most rules are for other kinds: reject those by the kind name alone.
-    if let Some(kinds) = &rule.compiled.get(rule).kinds {
-        let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("");
-        if !kinds.iter().any(|k| k == kind) {
-            return false;
-        }
+    if let Some(kinds) = &rule.compiled.get(rule).kinds
+        && !kinds.iter().any(|k| k == kind)
+    {
+        return false;
     }
     let target = MatchTarget {
         resource,
@@ -229,9 +234,10 @@ impl Engine {
     ) -> EngineResponse {
         let mut resp = base_response(policy);
         let resource = target_resource(prepared.req);
+        let kind = kind_of(resource);
         let mut run = None;
         for rule in &policy.rules {
-            if rule.validate.is_none() || !matches(policy, prepared.req, rule, resource) {
+            if rule.validate.is_none() || !matches(policy, prepared.req, rule, resource, kind) {
                 continue;
             }
             let run = run.get_or_insert_with(|| PolicyRun::new(policy, prepared, values));
@@ -274,7 +280,9 @@ impl Engine {
         let mut stale = false;
         for rule in &policy.rules {
             let current = state.as_ref().map_or(original, |(_, r)| r);
-            if rule.mutate.is_none() || !matches(policy, prepared.req, rule, current) {
+            if rule.mutate.is_none()
+                || !matches(policy, prepared.req, rule, current, kind_of(current))
+            {
                 continue;
             }
             let (run, resource) = state.get_or_insert_with(|| {
@@ -328,9 +336,10 @@ impl Engine {
     ) -> EngineResponse {
         let mut resp = base_response(policy);
         let resource = target_resource(prepared.req);
+        let kind = kind_of(resource);
         let mut run = None;
         for rule in &policy.rules {
-            if rule.generate.is_none() || !matches(policy, prepared.req, rule, resource) {
+            if rule.generate.is_none() || !matches(policy, prepared.req, rule, resource, kind) {
                 continue;
             }
             let run = run.get_or_insert_with(|| PolicyRun::new(policy, prepared, values));

@@ -128,7 +128,8 @@ fn run_body(
         return validate_foreach(run, rule, loops, &body.compiled.loops, nesting, resource);
     }
     if let Some(ps) = body.pod_security {
-        return Some(validate_pod_security(rule, ps, resource));
+        let parsed = rule.compiled.get(rule).pod_security.as_ref()?;
+        return Some(validate_pod_security(rule, ps, parsed, resource));
     }
     None
 }
@@ -370,19 +371,23 @@ fn validate_elements(
     (Outcome::pass(""), count)
 }
 
-fn validate_pod_security(rule: &Rule, ps: &PodSecurity, resource: &Value) -> Outcome {
+fn validate_pod_security(
+    rule: &Rule,
+    ps: &PodSecurity,
+    parsed: &Result<crate::pod_security::PodSecurityRule, String>,
+    resource: &Value,
+) -> Outcome {
     let (Some(metadata), Some(spec)) = (
         super::images::pod_metadata(resource).or(Some(&Value::Null)),
         super::images::pod_spec(resource),
     ) else {
         return Outcome::error(format!("rule {}: the resource has no pod spec", rule.name));
     };
-    let raw = serde_json::to_value(ps).unwrap_or(Value::Null);
-    let pss_rule = match crate::pod_security::PodSecurityRule::parse(&raw) {
+    let pss_rule = match parsed {
         Ok(r) => r,
         Err(e) => return Outcome::error(format!("invalid podSecurity: {e}")),
     };
-    let violations = crate::pod_security::evaluate(&pss_rule, metadata, spec);
+    let violations = crate::pod_security::evaluate(pss_rule, metadata, spec);
     if violations.is_empty() {
         Outcome::pass(format!("validation rule '{}' passed.", rule.name))
     } else {

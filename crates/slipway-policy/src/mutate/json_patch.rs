@@ -357,6 +357,20 @@ fn remove_from(
     }
 }
 
+/// Where `add` puts a new element in a list of `len` elements for `token` (evanphx's
+/// `partialArray.add` with negative indices on), `None` when the index is invalid.
+fn array_add_position(len: usize, token: &str) -> Option<usize> {
+    if token == "-" {
+        return Some(len);
+    }
+    let idx = atoi(token)?;
+    let size = i64::try_from(len).ok()? + 1;
+    if idx >= size || idx < -size {
+        return None;
+    }
+    usize::try_from(if idx < 0 { idx + size } else { idx }).ok()
+}
+
 /// Creates the missing parents of `path` (the `EnsurePathExistsOnAdd` option).
 fn ensure_path_exists(doc: &mut Value, path: &str) -> Result<(), String> {
     let split: Vec<&str> = path.split('/').collect();
@@ -402,17 +416,18 @@ fn ensure_path_exists(doc: &mut Value, path: &str) -> Result<(), String> {
                 map.insert(token.clone(), new_node);
                 map.get_mut(&token)
             }
-            Value::Array(items) => match atoi(&token) {
-                Some(i) if i >= 0 && usize::try_from(i).is_ok_and(|i| i <= items.len()) => {
-                    // Like the Go code, a `null` element is not replaced: the new node is
-                    // inserted before it.
-                    let at = usize::try_from(i).unwrap_or(items.len());
+            // The new node is added as the `add` operation adds: `-` appends, a negative
+            // index counts from the end of the list grown by one (`-1` appends too).
+            // Like the Go code, a `null` element is not replaced: the new node is
+            // inserted before it.
+            Value::Array(items) => match array_add_position(items.len(), &token) {
+                Some(at) => {
                     items.insert(at, new_node);
                     items.get_mut(at)
                 }
                 // The Go code ignores a failed insertion and keeps walking a detached node;
                 // the following lookup then fails, so stop here.
-                _ => return Ok(()),
+                None => return Ok(()),
             },
             _ => return Ok(()),
         };

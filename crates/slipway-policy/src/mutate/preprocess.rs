@@ -33,7 +33,7 @@ enum Stop {
 /// Returns the overlay to merge: `{}` when a condition made the whole overlay inapplicable.
 pub(super) fn preprocess(overlay: &Value, resource: &Value) -> Result<Value, MutateError> {
     let mut pattern = overlay.clone();
-    match recurse(&mut pattern, Some(resource), "") {
+    match recurse(&mut pattern, Some(resource), &mut String::new()) {
         Ok(()) => {}
         Err(Stop::Condition | Stop::Global) => return Ok(Value::Object(Map::new())),
         Err(Stop::Error(e)) => return Err(e),
@@ -51,7 +51,7 @@ pub(super) fn preprocess(overlay: &Value, resource: &Value) -> Result<Value, Mut
     Ok(pattern)
 }
 
-fn recurse(pattern: &mut Value, resource: Option<&Value>, path: &str) -> Result<(), Stop> {
+fn recurse(pattern: &mut Value, resource: Option<&Value>, path: &mut String) -> Result<(), Stop> {
     match pattern {
         Value::Object(_) => walk_map(pattern, resource, path),
         Value::Array(items) => {
@@ -65,24 +65,26 @@ fn recurse(pattern: &mut Value, resource: Option<&Value>, path: &str) -> Result<
     }
 }
 
-fn walk_map(pattern: &mut Value, resource: Option<&Value>, path: &str) -> Result<(), Stop> {
+fn walk_map(pattern: &mut Value, resource: Option<&Value>, path: &mut String) -> Result<(), Stop> {
     handle_add_if_not_present(pattern, resource);
     let Value::Object(map) = pattern else {
         return Ok(());
     };
     validate_conditions(map, resource)?;
-    let keys: Vec<String> = map
-        .keys()
-        .filter(|k| !anchor::is(k, anchor::is_mutation_anchor))
-        .cloned()
-        .collect();
-    for key in keys {
+    // Children change, this map's keys do not: walk it in place.
+    for (key, child) in map.iter_mut() {
+        if anchor::is(key, anchor::is_mutation_anchor) {
+            continue;
+        }
         let child_resource = resource
             .and_then(|r| r.as_object())
-            .and_then(|r| r.get(&key));
-        if let Some(child) = map.get_mut(&key) {
-            recurse(child, child_resource, &format!("{path}/{key}"))?;
-        }
+            .and_then(|r| r.get(key));
+        let len = path.len();
+        path.push('/');
+        path.push_str(key);
+        let r = recurse(child, child_resource, path);
+        path.truncate(len);
+        r?;
     }
     Ok(())
 }
@@ -167,14 +169,14 @@ fn conditions_hold(
 fn process_list_of_maps(
     pattern: &mut Vec<Value>,
     resource: Option<&Value>,
-    path: &str,
+    path: &mut String,
 ) -> Result<(), Stop> {
     let resource_elements: &[Value] = match resource {
         None | Some(Value::Null) => &[],
         Some(Value::Array(items)) => items,
         Some(other) => {
             return Err(Stop::Error(MutateError::Preprocess {
-                path: path.to_string(),
+                path: path.clone(),
                 reason: format!(
                     "the overlay has a list where the resource has a {}",
                     super::kind_name(other)

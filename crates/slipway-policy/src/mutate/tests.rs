@@ -757,3 +757,29 @@ fn in_place_merge_reports_change_exactly() {
     }
     assert!(compared > 1000, "only {compared} merges succeeded");
 }
+
+/// `add` creates missing parents; a `-1` segment below a list that had to be created (or
+/// exists) adds the new parent at the end, as evanphx/json-patch does with negative
+/// indices enabled (Kyverno's add-node-affinity policy relies on it).
+#[test]
+fn json_add_creates_parents_through_negative_indices() {
+    check_json(
+        json!({"spec": {}}),
+        "- {op: add, path: /spec/affinity/terms/-1/matchExpressions/-1, value: {key: zone}}",
+        json!({"spec": {"affinity": {"terms": [{"matchExpressions": [{"key": "zone"}]}]}}}),
+    );
+    // `-` creates a parent too, but (as in Go) the final lookup cannot walk through `-`.
+    assert!(matches!(
+        json_err(
+            json!({"spec": {"terms": [{"a": 1}]}}),
+            "- {op: add, path: /spec/terms/-/b/-, value: 2}",
+        ),
+        MutateError::OperationFailed { .. }
+    ));
+    // An existing element is walked into (here the last one).
+    check_json(
+        json!({"spec": {"terms": [{"a": 1}, {"b": []}]}}),
+        "- {op: add, path: /spec/terms/-1/b/-1, value: 3}",
+        json!({"spec": {"terms": [{"a": 1}, {"b": [3]}]}}),
+    );
+}

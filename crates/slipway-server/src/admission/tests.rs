@@ -137,3 +137,97 @@ fn answer_serializes_as_admission_review_v1() {
     assert_eq!(v["response"]["status"]["code"], 400);
     assert!(v.get("request").is_none());
 }
+
+fn cel_set() -> PolicySet {
+    PolicySet::load_dir(&data().join("cel-policies")).unwrap()
+}
+
+#[test]
+fn cel_policies_load_as_evaluated_kinds() {
+    let s = cel_set();
+    let mut names: Vec<_> = s.cel.iter().map(|p| p.name.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["mpol-managed-by", "vpol-disallow-latest", "vpol-team-label"]
+    );
+    assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+    assert_eq!(s.len(), 3);
+}
+
+#[test]
+fn validating_policy_deny_blocks_and_audit_warns() {
+    let d = decide(
+        &cel_set(),
+        &Engine::new(),
+        Mode::Validate,
+        &review("pod-latest.json"),
+    );
+    assert!(!d.response.allowed);
+    let message = d.response.status.unwrap().message;
+    assert!(
+        message.contains("policy vpol-disallow-latest/vpol-disallow-latest: Using a mutable image tag e.g. 'latest' is not allowed."),
+        "{message}"
+    );
+    // The Audit policy's messageExpression is a warning.
+    assert_eq!(d.response.warnings.len(), 1, "{:?}", d.response.warnings);
+    assert!(
+        d.response.warnings[0].ends_with("has no team label"),
+        "{:?}",
+        d.response.warnings
+    );
+
+    let d = decide(
+        &cel_set(),
+        &Engine::new(),
+        Mode::Validate,
+        &review("pod-ok.json"),
+    );
+    assert!(d.response.allowed);
+    assert_eq!(d.response.warnings.len(), 1);
+    assert!(
+        d.evaluations
+            .iter()
+            .any(|(p, n)| p == "vpol-disallow-latest" && *n == 1)
+    );
+}
+
+#[test]
+fn mutating_policy_answers_a_json_patch() {
+    let d = decide(
+        &cel_set(),
+        &Engine::new(),
+        Mode::Mutate,
+        &review("pod-ok.json"),
+    );
+    assert!(d.response.allowed);
+    assert_eq!(d.response.patch_type.as_deref(), Some("JSONPatch"));
+    let ops: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(d.response.patch.unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        ops.as_array().unwrap().iter().any(|op| op["op"] == "add"
+            && op["path"]
+                .as_str()
+                .unwrap()
+                .contains("app.kubernetes.io~1managed-by")
+            && op["value"] == "slipway"),
+        "{ops}"
+    );
+}
+
+#[test]
+fn generating_policy_is_listed_as_skipped() {
+    let doc = slipway_manifests::load_str(
+        "apiVersion: policies.kyverno.io/v1alpha1\nkind: GeneratingPolicy\nmetadata:\n  name: gen\nspec:\n  matchConstraints:\n    resourceRules:\n    - apiGroups: ['']\n      apiVersions: [v1]\n      operations: [CREATE]\n      resources: [namespaces]\n  generate:\n  - expression: \"generator.Apply('default', [])\"\n",
+        "gen.yaml",
+    )
+    .unwrap();
+    let s = PolicySet::from_documents(&doc);
+    assert!(s.cel.is_empty());
+    assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+    assert!(s.skipped[0].reason.contains("cannot"), "{:?}", s.skipped);
+}

@@ -14,6 +14,7 @@ use slipway_oci::legacy::{LegacyPolicy, sign_layer, verify_layers};
 use slipway_oci::reference::{ImageRef, Version};
 use slipway_oci::registry::{Credentials, RegistryOptions, docker_config_credentials};
 use slipway_oci::sigstore::bundle::{Artifact, Options, Policy, verify_bundle};
+use slipway_oci::sigstore::sign;
 use slipway_oci::store::{self, Platform, Progress, Store, copy};
 
 use crate::cmd::db::DataDir;
@@ -21,9 +22,6 @@ use crate::cmd::key::load_signing_key;
 use crate::cmd::sigstore::SignerArgs;
 use crate::exit::Exit;
 use crate::output;
-
-/// The artifact type prefix of Sigstore bundles attached as OCI referrers (`...bundle.v0.3+json`).
-const BUNDLE_ARTIFACT_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 
 /// Image commands.
 #[derive(Debug, Subcommand)]
@@ -41,8 +39,12 @@ pub enum ImageCommand {
     Inspect(InspectArgs),
     /// List the tags of the local store, a layout (`oci:PATH`) or a registry repository.
     Ls(LsArgs),
-    /// Sign an image with a key: a cosign `sha256-<hex>.sig` signature (simple signing).
+    /// Sign an image with a key: a cosign `sha256-<hex>.sig` signature (simple signing) and a
+    /// Sigstore v0.3 bundle attached as an OCI referrer (as cosign v3 writes).
     Sign(SignArgs),
+    /// Attest: sign an in-toto statement (your predicate, of type --type) about the image into a
+    /// Sigstore bundle attached as an OCI referrer.
+    Attest(AttestArgs),
     /// Verify an image's signatures (`.sig` tag and Sigstore bundle referrers), offline.
     ///
     /// Exit 0 only when a signature verifies; 1 when none does.
@@ -225,6 +227,26 @@ pub struct SignArgs {
     /// Identity written into the payload (default: the repository, as cosign does).
     #[arg(long, value_name = "NAME")]
     pub identity: Option<String>,
+    /// Write only the legacy `.sig` signature, no bundle referrer.
+    #[arg(long)]
+    pub no_bundle: bool,
+    #[command(flatten)]
+    pub access: Access,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The predicate (JSON file).
+    #[arg(long, value_name = "FILE")]
+    pub predicate: PathBuf,
+    /// The predicate type (a URI, e.g. https://slsa.dev/provenance/v1).
+    #[arg(long = "type", value_name = "URI")]
+    pub predicate_type: String,
+    /// Private key (cosign.key; password from COSIGN_PASSWORD or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
     #[command(flatten)]
     pub access: Access,
 }
@@ -238,6 +260,9 @@ pub struct VerifyArgs {
     /// Require the signed identity (docker-reference) to be this (default: not checked for keys).
     #[arg(long, value_name = "NAME")]
     pub identity: Option<String>,
+    /// Verify an attestation of this predicate type instead of a signature.
+    #[arg(long, value_name = "URI")]
+    pub attestation_type: Option<String>,
     #[command(flatten)]
     pub access: Access,
 }
@@ -253,6 +278,7 @@ pub fn run(command: ImageCommand) -> anyhow::Result<Exit> {
         ImageCommand::Inspect(a) => inspect(&a),
         ImageCommand::Ls(a) => ls(&a),
         ImageCommand::Sign(a) => sign(&a),
+        ImageCommand::Attest(a) => attest(&a),
         ImageCommand::Verify(a) => verify(&a),
     }
 }
@@ -584,11 +610,55 @@ fn sign(args: &SignArgs) -> anyhow::Result<Exit> {
     let sig = store
         .add_signature(&digest, &layer)
         .with_context(|| format!("writing the signature of {r}"))?;
-    output::stdout(&format!(
-        "signed {identity}@{digest}\n  signature {} ({}) in {}\n",
+    let mut text = format!(
+        "signed {identity}@{digest}\n  .sig signature {} ({sig}) in {}\n",
         digest.tag(Some("sig")),
-        sig,
         store.describe()
+    );
+    if !args.no_bundle {
+        let statement = sign::statement(&digest, sign::COSIGN_SIGN_PREDICATE, json!({}));
+        let referrer = attach(
+            &store,
+            &digest,
+            &key,
+            &statement,
+            sign::COSIGN_SIGN_PREDICATE,
+        )
+        .with_context(|| format!("attaching the signature bundle to {r}"))?;
+        text.push_str(&format!("  sigstore bundle referrer {referrer}\n"));
+    }
+    output::stdout(&text)?;
+    Ok(Exit::Success)
+}
+
+/// Signs `statement` into a bundle and attaches it to the image as a referrer.
+fn attach(
+    store: &Store,
+    digest: &Digest,
+    key: &slipway_oci::keys::SigningKey,
+    statement: &Value,
+    predicate_type: &str,
+) -> anyhow::Result<Digest> {
+    let bundle = sign::dsse_bundle(key, statement)?;
+    let subject = store.get_manifest(&digest.to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Ok(store.attach_bundle(&subject, &bundle, predicate_type, now)?)
+}
+
+fn attest(args: &AttestArgs) -> anyhow::Result<Exit> {
+    let predicate: Value = serde_json::from_slice(&fs_err::read(&args.predicate)?)
+        .with_context(|| format!("{} is not JSON", args.predicate.display()))?;
+    let key = load_signing_key(&args.key)?;
+    let (r, store, digest) = resolve(&args.access, &args.reference)?;
+    let statement = sign::statement(&digest, &args.predicate_type, predicate);
+    let referrer = attach(&store, &digest, &key, &statement, &args.predicate_type)
+        .with_context(|| format!("attaching the attestation to {r}"))?;
+    output::stdout(&format!(
+        "attested {r}@{digest} ({})\n  sigstore bundle referrer {referrer}\n",
+        args.predicate_type
     ))?;
     Ok(Exit::Success)
 }
@@ -640,77 +710,77 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<Exit> {
             "nothing to verify against\nhint: pass --key FILE, or --certificate-identity and --certificate-oidc-issuer"
         ),
     };
+    let wanted_predicate = args
+        .attestation_type
+        .clone()
+        .unwrap_or_else(|| sign::COSIGN_SIGN_PREDICATE.to_string());
     let mut problems = Vec::new();
 
-    // Generation 1: the `.sig` tag.
-    let layers = store
-        .signature_layers(&digest)
-        .with_context(|| format!("reading signatures of {r}"))?;
-    if layers.is_empty() {
-        problems.push(format!("no {} signature tag", digest.tag(Some("sig"))));
-    } else {
-        match verify_layers(&digest.to_string(), &layers, &legacy_policy) {
+    // Sigstore bundles attached as referrers first (cosign v3 order), then the `.sig` tag.
+    let mut bundles = store
+        .bundles(&digest)
+        .with_context(|| format!("reading the referrers of {r}"))?;
+    if bundles.is_empty() {
+        problems.push("no sigstore bundle referrers".into());
+    } else if args.identity.is_some() {
+        // A bundle signs the digest only; the reference is in legacy payloads alone.
+        problems.push(format!(
+            "{} bundle(s) skipped: --identity needs a .sig payload's docker-reference",
+            bundles.len()
+        ));
+        bundles.clear();
+    }
+    for (d, blob) in &bundles {
+        match verify_bundle(
+            blob,
+            Artifact::Sha256(digest.bytes()),
+            &bundle_root,
+            &policy,
+            &opts,
+        ) {
             Ok(v) => {
-                output::stdout(&format!(
-                    "OK: {r}@{digest}: .sig signature verified ({})\n",
-                    v.summary()
-                ))?;
-                for p in &v.problems {
-                    output::warn(&format!("other signature did not verify: {p}"));
+                let predicate = v
+                    .statement
+                    .as_ref()
+                    .and_then(|s| s.get("predicateType"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                // A message-signature bundle (no statement) signs the image itself.
+                if v.statement.is_some() && predicate != wanted_predicate {
+                    problems.push(format!(
+                        "bundle {d}: predicate type {predicate:?}, not {wanted_predicate:?}"
+                    ));
+                    continue;
                 }
+                output::stdout(&format!(
+                    "OK: {r}@{digest}: sigstore bundle {d} verified ({wanted_predicate}), signer {}\n",
+                    v.signer
+                ))?;
                 return Ok(Exit::Success);
             }
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(format!("bundle {d}: {}", chain(&e))),
         }
     }
-
-    // Generation 2: Sigstore bundles attached as referrers (registries only).
-    if let Store::Registry { client, repository } = &store {
-        let referrers = client.referrers(repository, &digest)?;
-        let bundles: Vec<&Value> = referrers
-            .iter()
-            .filter(|m| {
-                m.get("artifactType")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| t.starts_with(BUNDLE_ARTIFACT_PREFIX))
-            })
-            .collect();
-        if bundles.is_empty() {
-            problems.push("no sigstore bundle referrers".into());
-        }
-        for b in bundles {
-            let Some(d) = b
-                .get("digest")
-                .and_then(Value::as_str)
-                .and_then(|d| d.parse::<Digest>().ok())
-            else {
-                continue;
-            };
-            let outcome = (|| -> anyhow::Result<String> {
-                let m = client.get_manifest(repository, &d.to_string())?;
-                let mv: Value = serde_json::from_slice(&m.bytes)?;
-                let layer = mv
-                    .pointer("/layers/0/digest")
-                    .and_then(Value::as_str)
-                    .context("bundle manifest has no layer")?;
-                let blob = client.get_blob(repository, &layer.parse()?)?;
-                let v = verify_bundle(
-                    &blob,
-                    Artifact::Sha256(digest.bytes()),
-                    &bundle_root,
-                    &policy,
-                    &opts,
-                )?;
-                Ok(v.signer)
-            })();
-            match outcome {
-                Ok(signer) => {
+    if args.attestation_type.is_none() {
+        let layers = store
+            .signature_layers(&digest)
+            .with_context(|| format!("reading signatures of {r}"))?;
+        if layers.is_empty() {
+            problems.push(format!("no {} signature tag", digest.tag(Some("sig"))));
+        } else {
+            match verify_layers(&digest.to_string(), &layers, &legacy_policy) {
+                Ok(v) => {
                     output::stdout(&format!(
-                        "OK: {r}@{digest}: sigstore bundle {d} verified, signer {signer}\n"
+                        "OK: {r}@{digest}: .sig signature verified ({})\n",
+                        v.summary()
                     ))?;
+                    for p in problems.iter().chain(&v.problems) {
+                        output::warn(&format!("did not verify: {p}"));
+                    }
                     return Ok(Exit::Success);
                 }
-                Err(e) => problems.push(format!("bundle {d}: {e:#}")),
+                Err(e) => problems.push(e.to_string()),
             }
         }
     }
@@ -719,4 +789,15 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<Exit> {
         output::stdout(&format!("  {p}\n"))?;
     }
     Ok(Exit::Findings)
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
